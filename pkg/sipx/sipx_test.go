@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +117,12 @@ func TestListenStopsOnContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return after the context ended")
 	}
+}
+
+func TestTruncatingLogger(t *testing.T) {
+	var buf strings.Builder
+	l := TruncatingLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	l.Info("x", "data", strings.Repeat("A", 5000))
+	assert.Less(t, buf.Len(), 400)
+	assert.Contains(t, buf.String(), "(5000 bytes)")
 }
