@@ -177,7 +177,8 @@ func (c *Call) setState(s State) {
 	c.changed = make(chan struct{})
 }
 
-// end moves the call to Ended once, stops its media and removes it.
+// end moves the call to Ended once, stops its media and removes it. The call
+// leaves the phone's list before anyone waiting on the state sees Ended.
 func (c *Call) end(cause string, err error) {
 	c.mu.Lock()
 	if c.state == StateEnded {
@@ -186,19 +187,22 @@ func (c *Call) end(cause string, err error) {
 	}
 	c.state = StateEnded
 	c.endCause, c.endErr = cause, err
-	close(c.changed)
-	c.changed = make(chan struct{})
 	c.mu.Unlock()
 
-	c.media.stop()
-	c.cancel()
 	c.p.removeCall(c)
+	c.media.stop()
 	if c.uac != nil {
 		c.uac.Close()
 	}
 	if c.uas != nil {
 		c.uas.Close()
 	}
+	c.cancel()
+
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
 	c.log.Debug("call ended", "cause", cause, "error", err)
 }
 
@@ -216,6 +220,20 @@ func (c *Call) acceptRemoteCSeq(seq uint32) bool {
 }
 
 func (c *Call) markConfirmed() { c.confOnce.Do(func() { close(c.confirmed) }) }
+
+// awaitConfirmed waits until the initial INVITE transaction is complete: for
+// a call we answered, until the 200 OK has been acknowledged (RFC 3261 15: no
+// BYE before that). sipgo's dialog is only ours to use from then on.
+func (c *Call) awaitConfirmed(ctx context.Context) error {
+	select {
+	case <-c.confirmed:
+		return nil
+	case <-c.ctx.Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("phone: waiting for the ACK of the call: %w", ctx.Err())
+	}
+}
 
 // waitConfirmed waits for the ACK of the initial INVITE, so a re-INVITE or
 // BYE right behind it is handled after it.
@@ -276,6 +294,9 @@ func (c *Call) Hangup(ctx context.Context) error {
 			return c.WaitState(ctx, StateEnded)
 		}
 	}
+	if err := c.awaitConfirmed(ctx); err != nil {
+		return err
+	}
 	c.inDialog.Lock()
 	defer c.inDialog.Unlock()
 	if c.State() == StateEnded {
@@ -308,6 +329,9 @@ func (c *Call) Resume(ctx context.Context) error { return c.reoffer(ctx, sdp.Sen
 func (c *Call) reoffer(ctx context.Context, dir sdp.Direction) error {
 	if c.State() != StateEstablished {
 		return fmt.Errorf("phone: re-INVITE needs an established call, this one is %s", c.State())
+	}
+	if err := c.awaitConfirmed(ctx); err != nil {
+		return err
 	}
 	c.inDialog.Lock()
 	defer c.inDialog.Unlock()

@@ -202,6 +202,7 @@ func TestMediaMovedFollowsNewAddress(t *testing.T) {
 	defer moved.Close()
 	newAddr := netip.MustParseAddrPort(moved.LocalAddr().String())
 
+	require.NoError(t, in.awaitConfirmed(ctx))
 	offer := in.media.reoffer("")
 	for i := range offer.Media {
 		offer.Media[i].Port = int(newAddr.Port())

@@ -137,8 +137,11 @@ func (p *Phone) onNewCall(req *sip.Request, tx sip.ServerTransaction) error {
 		c.media.startIfReady()
 	}
 	c.setState(StateEstablished)
-	// WriteResponse retransmits the 200 until the ACK is read (onAck).
-	if err := ds.WriteResponse(res); err != nil {
+	// WriteResponse retransmits the 200 until the ACK is read (onAck). The
+	// dialog is only touched by other goroutines after it returns.
+	err = ds.WriteResponse(res)
+	c.markConfirmed()
+	if err != nil {
 		if c.State() != StateEnded {
 			c.log.Warn("no ACK for 200 OK; ending the call", "error", err)
 			c.end("no ack", err)
@@ -186,10 +189,11 @@ func (p *Phone) onAck(req *sip.Request, tx sip.ServerTransaction) error {
 		return nil // ACK for a call already gone, or for a non-2xx final
 	}
 	if c.uas != nil && req.CSeq().SeqNo == c.uas.InviteRequest.CSeq().SeqNo {
+		// Confirms the dialog; onNewCall, blocked in WriteResponse, then
+		// marks the call confirmed.
 		if err := c.uas.ReadAck(req, tx); err != nil {
 			c.log.Debug("ack not matched", "error", err)
 		}
-		c.markConfirmed()
 	}
 	if len(req.Body()) > 0 {
 		answer, err := sdp.Parse(req.Body())
