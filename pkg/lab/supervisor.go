@@ -28,9 +28,9 @@ const StateFile = "lab.json"
 
 // Service is one process of the lab.
 type Service struct {
-	Role string            `json:"role"`
-	Name string            `json:"name"`
-	Args []string          `json:"args"` // after the binary
+	Role string   `json:"role"`
+	Name string   `json:"name"`
+	Args []string `json:"args"` // after the binary
 	// Health is an http(s) URL answering 200 when the service is ready; empty
 	// means ready once the process has run for a moment without exiting.
 	Health string            `json:"health,omitempty"`
