@@ -407,7 +407,7 @@ func (d *decoder) time(dst *time.Time) error {
 	// Like time.Time.UnmarshalJSON, parse the raw text: no escapes.
 	var t time.Time
 	if err := t.UnmarshalText(d.b[start : d.i-1]); err != nil {
-		return fmt.Errorf("Time: %w", err)
+		return fmt.Errorf("attribute Time: %w", err)
 	}
 	*dst = t
 	return nil

@@ -47,7 +47,7 @@ func appendMessage(b []byte, m *Message) ([]byte, error) {
 	b = appendField(b, "ErrorMessage", m.ErrorMessage)
 	if !m.Time.IsZero() {
 		if y := m.Time.Year(); y < 0 || y > 9999 {
-			return nil, fmt.Errorf("Time: year %d outside [0,9999]", y)
+			return nil, fmt.Errorf("attribute Time: year %d outside [0,9999]", y)
 		}
 		b = append(b, `,"Time":"`...)
 		b = m.Time.AppendFormat(b, time.RFC3339Nano)

@@ -17,7 +17,6 @@ type DialOption func(*dialOptions)
 
 type dialOptions struct {
 	headers []sip.Header
-	noSDP   bool
 }
 
 // WithHeader adds a header to the INVITE.

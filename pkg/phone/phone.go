@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -309,5 +308,3 @@ func (p *Phone) withTransport(u sip.Uri) sip.Uri {
 	}
 	return u
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
