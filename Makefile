@@ -47,7 +47,7 @@ lab: build ## bring up the lab (Ctrl-C stops it)
 	$(BIN) lab up
 
 bench: ## Go micro-benchmarks of the hot paths (allocs/op)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./pkg/... | tee bench.out | grep -E '^(Benchmark|ok|PASS|FAIL)'
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... | tee bench.out | grep -E '^(Benchmark|ok|PASS|FAIL)'
 
 clean: ## remove build output
 	rm -rf bin bench.out
