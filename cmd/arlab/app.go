@@ -76,6 +76,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			configCommand(),
 			phoneCommand(),
 			demoCommand(),
+			scenarioCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run returns errors; main decides the exit code
 	}

@@ -110,3 +110,20 @@ func TestPhoneCommandCalls(t *testing.T) {
 	_, _, err = runArgs(t, "phone", "--dn", "bad dn")
 	assert.Equal(t, 2, exitCode(err))
 }
+
+func TestScenarioRunDirectWithJUnit(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "out.xml")
+	out, _, err := runArgs(t, "scenario", "run", "--junit", junit, "../../scenarios/phone-dtmf.yaml", "../../scenarios/lab-full-time.yaml")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "skipped")
+	b, err := os.ReadFile(junit)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "<testsuites")
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("name: x\nsteps:\n  - hangp: {party: a}\n"), 0o644))
+	_, _, err = runArgs(t, "scenario", "validate", bad)
+	require.Error(t, err)
+	assert.Equal(t, 2, exitCode(err))
+	assert.Contains(t, err.Error(), "bad.yaml:3")
+}
