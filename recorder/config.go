@@ -93,10 +93,14 @@ func (c *Config) Defaults() {
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // Validate reports every invalid value, each naming its yaml key.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.ValidateAt("recorder") }
+
+// ValidateAt is Validate with keys named under prefix, e.g. "recorders[1]"
+// when the config is one entry of the lab config's list.
+func (c Config) ValidateAt(prefix string) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s.%s: %s", prefix, key, fmt.Sprintf(format, args...)))
 	}
 	if !namePattern.MatchString(c.Name) {
 		bad("name", "%q is not a name (letters, digits, _ . - up to 64)", c.Name)

@@ -77,6 +77,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			phoneCommand(),
 			demoCommand(),
 			scenarioCommand(),
+			resourceManagerCommand(),
+			mediaServerCommand(),
+			recorderCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run returns errors; main decides the exit code
 	}

@@ -8,11 +8,15 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/arlab/arlab/mediaserver"
+	"github.com/arlab/arlab/recorder"
+	"github.com/arlab/arlab/resourcemanager"
 	"github.com/arlab/arlab/sipserver"
 )
 
@@ -27,22 +31,18 @@ var ErrInvalid = errors.New("invalid lab config")
 
 // Config is the whole lab configuration.
 type Config struct {
-	Lab       Lab              `yaml:"lab"`
-	SIPServer sipserver.Config `yaml:"sipserver"`
+	Lab             Lab                    `yaml:"lab"`
+	SIPServer       sipserver.Config       `yaml:"sipserver"`
+	ResourceManager resourcemanager.Config `yaml:"resourcemanager"`
+	MediaServers    []mediaserver.Config   `yaml:"mediaservers"`
+	Recorders       []recorder.Config      `yaml:"recorders"`
 }
 
 // Lab holds the settings every service shares.
 type Lab struct {
-	Host     string    `yaml:"host"`
-	DataDir  string    `yaml:"data-dir"`
-	RTPPorts PortRange `yaml:"rtp-ports"`
-	TLS      TLSFiles  `yaml:"tls"`
-}
-
-// PortRange is an inclusive range of ports.
-type PortRange struct {
-	Min int `yaml:"min"`
-	Max int `yaml:"max"`
+	Host    string   `yaml:"host"`
+	DataDir string   `yaml:"data-dir"`
+	TLS     TLSFiles `yaml:"tls"`
 }
 
 // TLSFiles names PEM files; all empty means a self-signed lab CA.
@@ -138,10 +138,25 @@ func (c *Config) Defaults() {
 	if c.Lab.DataDir == "" {
 		c.Lab.DataDir = "arlab-data"
 	}
-	if c.Lab.RTPPorts == (PortRange{}) {
-		c.Lab.RTPPorts = PortRange{Min: 20000, Max: 39999}
-	}
 	c.SIPServer.Defaults()
+	c.ResourceManager.Defaults()
+	for i := range c.MediaServers {
+		m := &c.MediaServers[i]
+		if m.LocalDir == "" && m.Name != "" {
+			m.LocalDir = filepath.Join(c.Lab.DataDir, m.Name, "local-recordings")
+		}
+		m.Defaults()
+	}
+	for i := range c.Recorders {
+		r := &c.Recorders[i]
+		if r.DataDir == "" && r.Name != "" {
+			r.DataDir = filepath.Join(c.Lab.DataDir, r.Name)
+		}
+		if r.TLib.AppName == "" {
+			r.TLib.AppName = r.Name
+		}
+		r.Defaults()
+	}
 }
 
 // Validate checks every section; each error names its key.
@@ -149,10 +164,6 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, err := netip.ParseAddr(c.Lab.Host); err != nil {
 		errs = append(errs, fmt.Errorf("lab.host: %q is not an IP address", c.Lab.Host))
-	}
-	r := c.Lab.RTPPorts
-	if r.Min < 1024 || r.Max > 65535 || r.Min > r.Max || (r.Max-r.Min) < 1 {
-		errs = append(errs, fmt.Errorf("lab.rtp-ports: want 1024 <= min < max <= 65535, got %d..%d", r.Min, r.Max))
 	}
 	t := c.Lab.TLS
 	if (t.Cert == "") != (t.Key == "") {
@@ -168,6 +179,30 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SIPServer.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.ResourceManager.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	names := map[string]string{}
+	unique := func(key, name string) {
+		if prev, dup := names[name]; dup && name != "" {
+			errs = append(errs, fmt.Errorf("%s.name: %q is already the name of %s", key, name, prev))
+		}
+		names[name] = key
+	}
+	for i, m := range c.MediaServers {
+		key := fmt.Sprintf("mediaservers[%d]", i)
+		unique(key, m.Name)
+		if err := m.ValidateAt(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, r := range c.Recorders {
+		key := fmt.Sprintf("recorders[%d]", i)
+		unique(key, r.Name)
+		if err := r.ValidateAt(key); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -25,6 +25,12 @@ func TestDefaultIsValid(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, sipserver.RoutingPoint, rp.Type)
 	assert.Equal(t, 3013, c.SIPServer.PrivateMsgIDs.RecordStart)
+	require.Len(t, c.MediaServers, 2)
+	require.Len(t, c.Recorders, 2)
+	assert.Equal(t, "arlab-data/rec2", c.Recorders[1].DataDir, "recorder data lives under the lab's data dir")
+	assert.Equal(t, "rec2", c.Recorders[1].TLib.AppName)
+	assert.Equal(t, "arlab-data/ms1/local-recordings", c.MediaServers[0].LocalDir)
+	assert.Len(t, c.ResourceManager.Groups, 2)
 }
 
 func TestOverlay(t *testing.T) {
@@ -50,10 +56,13 @@ func TestErrorsNameTheKey(t *testing.T) {
 		want       []string
 	}{
 		{"unknown top key", "labb: {}\n", []string{`labb (line 1): unknown key; did you mean "lab"?`}},
-		{"unknown nested key", "lab:\n  rtp-portz: {min: 1, max: 2}\n", []string{`lab.rtp-portz (line 2): unknown key; did you mean "rtp-ports"?`}},
+		{"unknown nested key", "lab:\n  data-dri: x\n", []string{`lab.data-dri (line 2): unknown key; did you mean "data-dir"?`}},
 		{"unknown key in list item", "sipserver:\n  dns:\n    - {dn: '1', recrod: true}\n", []string{"sipserver.dns[0].recrod (line 3): unknown key"}},
 		{"bad host", "lab: {host: nowhere}\n", []string{`lab.host: "nowhere" is not an IP address`}},
-		{"bad ports", "lab: {rtp-ports: {min: 5000, max: 4000}}\n", []string{"lab.rtp-ports"}},
+		{"bad recorder", "recorders: [{name: r1, sip: {tcp: 'x'}}]\n", []string{`recorders[0].sip.tcp: "x" is not an ip:port address`}},
+		{"bad media server", "mediaservers: [{name: m, pause-mode: nap}]\n", []string{"mediaservers[0].pause-mode"}},
+		{"duplicate names", "recorders: [{name: a, sip: {tcp: '127.0.0.1:1'}}, {name: a, sip: {tcp: '127.0.0.1:2'}}]\n", []string{`recorders[1].name: "a" is already the name of recorders[0]`}},
+		{"bad rm policy", "resourcemanager: {groups: [{name: g, kind: recorder, policy: random, members: [{uri: 'sip:127.0.0.1:1'}]}]}\n", []string{"resourcemanager.groups[0].policy"}},
 		{"bad dn type", "sipserver: {dns: [{dn: '1', type: phone}]}\n", []string{`sipserver.dns[0].type: unknown type "phone"`}},
 		{"duplicate dn", "sipserver: {dns: [{dn: '1'}, {dn: '1'}]}\n", []string{`sipserver.dns[1].dn: "1" is already defined at dns[0]`}},
 		{"bad default route", "sipserver: {dns: [{dn: '5', type: routing-point, default-route: '9'}]}\n", []string{`sipserver.dns[0].default-route: "9" is not a configured DN`}},
