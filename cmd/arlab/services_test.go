@@ -21,8 +21,12 @@ type lockedBuf struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestServiceCommandsRunAndStop starts each service command on port 0 from a
 // config file, checks it reports ready and answers /healthz, then stops it
@@ -49,7 +53,9 @@ recorders:
 			out := &lockedBuf{}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, append([]string{"arlab", "--log-level", "warn", "-c", path}, cmd...), out, out) }()
+			go func() {
+				done <- run(ctx, append([]string{"arlab", "--log-level", "warn", "-c", path}, cmd...), out, out)
+			}()
 			var addr string
 			require.Eventually(t, func() bool {
 				m := httpRe.FindStringSubmatch(out.String())

@@ -220,3 +220,32 @@ func (c *Config) Marshal() ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// Absolutize makes every path in the config absolute (relative to the
+// current directory), so child processes started elsewhere agree on them.
+func (c *Config) Absolutize() error {
+	abs := func(p *string) error {
+		if *p == "" || filepath.IsAbs(*p) {
+			return nil
+		}
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = a
+		return nil
+	}
+	paths := []*string{&c.Lab.DataDir, &c.Lab.TLS.Cert, &c.Lab.TLS.Key, &c.Lab.TLS.CA}
+	for i := range c.MediaServers {
+		paths = append(paths, &c.MediaServers[i].LocalDir)
+	}
+	for i := range c.Recorders {
+		paths = append(paths, &c.Recorders[i].DataDir)
+	}
+	for _, p := range paths {
+		if err := abs(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

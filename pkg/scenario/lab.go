@@ -48,18 +48,36 @@ type Lab struct {
 // LabFromConfig takes the addresses of a lab config's services.
 func LabFromConfig(cfg *config.Config) *Lab {
 	ids := cfg.SIPServer.PrivateMsgIDs
+	var recorders []string
+	for _, r := range cfg.Recorders {
+		if r.HTTP != "" {
+			recorders = append(recorders, "http://"+r.HTTP)
+		}
+	}
 	return &Lab{
-		Host:         cfg.Lab.Host,
-		SIP:          SIPAddrs{UDP: cfg.SIPServer.SIP.UDP, TCP: cfg.SIPServer.SIP.TCP, TLS: cfg.SIPServer.SIP.TLS},
-		TLib:         cfg.SIPServer.TLib,
-		TLibPassword: cfg.SIPServer.TLibPassword,
-		TLSCert:      cfg.Lab.TLS.Cert, TLSKey: cfg.Lab.TLS.Key, TLSCA: cfg.Lab.TLS.CA,
+		Recorders:     recorders,
+		RecorderToken: firstToken(cfg),
+		Host:          cfg.Lab.Host,
+		SIP:           SIPAddrs{UDP: cfg.SIPServer.SIP.UDP, TCP: cfg.SIPServer.SIP.TCP, TLS: cfg.SIPServer.SIP.TLS},
+		TLib:          cfg.SIPServer.TLib,
+		TLibPassword:  cfg.SIPServer.TLibPassword,
+		TLSCert:       cfg.Lab.TLS.Cert, TLSKey: cfg.Lab.TLS.Key, TLSCA: cfg.Lab.TLS.CA,
 		DataDir: cfg.Lab.DataDir,
 		PrivateMsgIDs: map[string]int{
 			"GSIP_RECORD_START": ids.RecordStart, "GSIP_RECORD_STOP": ids.RecordStop,
 			"GSIP_RECORD_PAUSE": ids.RecordPause, "GSIP_RECORD_RESUME": ids.RecordResume,
 		},
 	}
+}
+
+// firstToken is the recorders' API token (the lab gives them all the same).
+func firstToken(cfg *config.Config) string {
+	for _, r := range cfg.Recorders {
+		if r.Token != "" {
+			return r.Token
+		}
+	}
+	return ""
 }
 
 func defaultPrivateMsgIDs() map[string]int {

@@ -2,6 +2,7 @@ package sipx
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,4 +126,18 @@ func TestTruncatingLogger(t *testing.T) {
 	l.Info("x", "data", strings.Repeat("A", 5000))
 	assert.Less(t, buf.Len(), 400)
 	assert.Contains(t, buf.String(), "(5000 bytes)")
+}
+
+func TestWriteSelfSignedLoads(t *testing.T) {
+	cert, key, ca, err := WriteSelfSigned(t.TempDir(), "lab.example")
+	require.NoError(t, err)
+	srv, cli, err := LoadTLS(cert, key, ca)
+	require.NoError(t, err)
+	require.Len(t, srv.Certificates, 1)
+	require.NotNil(t, cli.RootCAs)
+	leaf, err := x509.ParseCertificate(srv.Certificates[0].Certificate[0])
+	require.NoError(t, err)
+	assert.Contains(t, leaf.DNSNames, "lab.example")
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: cli.RootCAs, DNSName: "lab.example"})
+	assert.NoError(t, err, "the client config trusts the written CA")
 }

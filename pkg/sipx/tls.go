@@ -7,25 +7,70 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 )
 
 // ErrNoCertificate is returned when TLS material is requested without a certificate.
 var ErrNoCertificate = errors.New("no TLS certificate")
 
+// WriteSelfSigned makes a lab CA and a leaf certificate for hosts and writes
+// them as PEM files into dir (cert.pem, key.pem, ca.pem), so that every
+// process of a lab presents and trusts the same material.
+func WriteSelfSigned(dir string, hosts ...string) (certFile, keyFile, caFile string, err error) {
+	cert, ca, err := selfSigned(hosts...)
+	if err != nil {
+		return "", "", "", err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		return "", "", "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", "", err
+	}
+	certFile, keyFile, caFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem")
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{certFile, certPEM, 0o644},
+		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644},
+	} {
+		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+			return "", "", "", err
+		}
+	}
+	return certFile, keyFile, caFile, nil
+}
+
 // SelfSigned makes a throwaway CA and a leaf certificate for hosts (names or
 // IPs; 127.0.0.1, ::1 and localhost are always included), and returns a server
 // config presenting the leaf and a client config trusting only that CA. The lab
 // uses it when no certificate files are configured, so SIPS works with no setup.
 func SelfSigned(hosts ...string) (server *tls.Config, client *tls.Config, err error) {
+	cert, ca, err := selfSigned(hosts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return serverConfig(cert, pool), clientConfig(cert, pool), nil
+}
+
+func selfSigned(hosts ...string) (tls.Certificate, *x509.Certificate, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: ca key: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("tls: ca key: %w", err)
 	}
 	now := time.Now()
 	caTmpl := &x509.Certificate{
@@ -39,15 +84,15 @@ func SelfSigned(hosts ...string) (server *tls.Config, client *tls.Config, err er
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: ca cert: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("tls: ca cert: %w", err)
 	}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: ca cert: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("tls: ca cert: %w", err)
 	}
 	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: leaf key: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("tls: leaf key: %w", err)
 	}
 	leaf := &x509.Certificate{
 		SerialNumber: serial(),
@@ -66,12 +111,9 @@ func SelfSigned(hosts ...string) (server *tls.Config, client *tls.Config, err er
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("tls: leaf cert: %w", err)
+		return tls.Certificate{}, nil, fmt.Errorf("tls: leaf cert: %w", err)
 	}
-	cert := tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	return serverConfig(cert, pool), clientConfig(cert, pool), nil
+	return tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}, caCert, nil
 }
 
 // LoadTLS loads a PEM certificate and key, and optionally a CA bundle that
