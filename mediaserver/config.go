@@ -1,6 +1,8 @@
 package mediaserver
 
 import (
+	"github.com/arlab/arlab/pkg/sipx"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -24,12 +26,8 @@ const (
 	PauseSilence = "silence"
 )
 
-// Listen holds SIP listen addresses ("" = transport off).
-type Listen struct {
-	UDP string `yaml:"udp"`
-	TCP string `yaml:"tcp"`
-	TLS string `yaml:"tls"`
-}
+// Listen holds the SIP listen addresses ("" = transport off).
+type Listen = sipx.ListenConfig
 
 // PortRange is an inclusive UDP port range; both zero means ports chosen by
 // the operating system.

@@ -1,6 +1,8 @@
 package recorder
 
 import (
+	"github.com/arlab/arlab/pkg/sipx"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -18,14 +20,10 @@ const (
 // Config configures one recorder instance. It is one entry of `recorders:` in the lab
 // config; yaml keys are kebab-case like the rest of the lab config.
 type Config struct {
-	Name string `yaml:"name"`
-	SIP  struct {
-		UDP string `yaml:"udp"` // listen address, "" = no listener of that transport
-		TCP string `yaml:"tcp"`
-		TLS string `yaml:"tls"`
-	} `yaml:"sip"`
-	HTTP     string `yaml:"http"` // API listen address, "" = no HTTP API
-	DataDir  string `yaml:"data-dir"`
+	Name     string            `yaml:"name"`
+	SIP      sipx.ListenConfig `yaml:"sip"`  // "" = no listener of that transport
+	HTTP     string            `yaml:"http"` // API listen address, "" = no HTTP API
+	DataDir  string            `yaml:"data-dir"`
 	RTPPorts struct {
 		// Both 0 (the default): each stream gets an ephemeral port chosen by the OS. Set a
 		// range when a firewall must know the ports.

@@ -1,6 +1,8 @@
 package resourcemanager
 
 import (
+	"github.com/arlab/arlab/pkg/sipx"
+
 	"errors"
 	"fmt"
 	"net"
@@ -35,11 +37,7 @@ const (
 )
 
 // Listen holds the SIP listen addresses ("" = transport off).
-type Listen struct {
-	UDP string `yaml:"udp"`
-	TCP string `yaml:"tcp"`
-	TLS string `yaml:"tls"`
-}
+type Listen = sipx.ListenConfig
 
 // MemberConfig is one instance of a resource group.
 type MemberConfig struct {

@@ -80,6 +80,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			resourceManagerCommand(),
 			mediaServerCommand(),
 			recorderCommand(),
+			recordingsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run returns errors; main decides the exit code
 	}

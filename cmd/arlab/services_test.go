@@ -14,6 +14,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/arlab/arlab/pkg/recclient"
+	"github.com/arlab/arlab/pkg/sipx"
+	"github.com/arlab/arlab/recorder"
 )
 
 type lockedBuf struct {
@@ -81,4 +85,23 @@ recorders:
 	_, _, err := runArgs(t, "-c", path, "mediaserver", "--name", "nope")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `no mediaservers entry named "nope" (have m1)`)
+}
+
+func TestRecordingsAgainstARecorder(t *testing.T) {
+	r, err := recorder.New(recorder.Config{Name: "r", SIP: sipx.ListenConfig{TCP: "127.0.0.1:0"}, HTTP: "127.0.0.1:0", DataDir: t.TempDir()})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background()))
+	defer r.Close()
+	url := "http://" + r.HTTPAddr().String()
+
+	out, _, err := runArgs(t, "recordings", "list", "--recorder", url)
+	require.NoError(t, err)
+	assert.Contains(t, out, "0 recording(s)")
+
+	_, _, err = runArgs(t, "recordings", "show", "--recorder", url, "20250101T000000-aaaaaaaaaaaa")
+	assert.ErrorIs(t, err, recclient.ErrNotFound)
+	_, _, err = runArgs(t, "recordings", "show", "--recorder", url)
+	assert.Equal(t, 2, exitCode(err))
+	_, _, err = runArgs(t, "recordings", "verify", "--recorder", url)
+	assert.Equal(t, 2, exitCode(err))
 }

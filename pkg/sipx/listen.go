@@ -183,3 +183,23 @@ func ViaTransport(network string) string {
 	}
 	return "UDP"
 }
+
+// ListenConfig is the `sip:` block of every service's config: where it
+// listens per transport ("" = that transport is off).
+type ListenConfig struct {
+	UDP string `yaml:"udp"`
+	TCP string `yaml:"tcp"`
+	TLS string `yaml:"tls"`
+}
+
+// Networks returns the configured transports with their addresses, in the
+// order udp, tcp, tls.
+func (l ListenConfig) Networks() [][2]string {
+	var out [][2]string
+	for _, n := range [][2]string{{"udp", l.UDP}, {"tcp", l.TCP}, {"tls", l.TLS}} {
+		if n[1] != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
