@@ -3,6 +3,7 @@ package sipserver
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"time"
 )
@@ -69,17 +70,36 @@ type Config struct {
 	HTTP string `yaml:"http"`
 	// TLibPassword, when set, is required by RequestOpen.
 	TLibPassword string `yaml:"tlib-password,omitempty"`
-	DNs          []DN   `yaml:"dns"`
+	// TLibTLS makes T-lib clients connect with TLS, using the SIP Server's
+	// certificate (the one of the SIP TLS listener).
+	TLibTLS bool `yaml:"tlib-tls,omitempty"`
+	DNs     []DN `yaml:"dns"`
 	// RouteTimeout is how long a routing point waits for RequestRouteCall
 	// before it uses the DN's default route.
 	RouteTimeout  time.Duration `yaml:"route-timeout"`
 	PrivateMsgIDs PrivateMsgIDs `yaml:"private-msg-ids"`
+	// Host is the address advertised in Contact and Via headers; default the
+	// IP of the first SIP listen address (127.0.0.1 when that is unspecified).
+	Host string `yaml:"host,omitempty"`
+	// MaxCalls bounds the live calls; a new INVITE beyond it gets 503.
+	MaxCalls int `yaml:"max-calls,omitempty"`
+	// NoAnswerTimeout ends a call that rings this long unanswered (480 to the
+	// caller, CallState NoAnswer); 0 lets it ring until someone hangs up.
+	NoAnswerTimeout time.Duration `yaml:"no-answer-timeout,omitempty"`
+	// RegisterMaxExpires caps the lifetime a phone may ask for in REGISTER.
+	RegisterMaxExpires time.Duration `yaml:"register-max-expires,omitempty"`
 }
 
 // Defaults fills zero values with the lab's defaults.
 func (c *Config) Defaults() {
 	if c.RouteTimeout == 0 {
 		c.RouteTimeout = 5 * time.Second
+	}
+	if c.MaxCalls == 0 {
+		c.MaxCalls = 10000
+	}
+	if c.RegisterMaxExpires == 0 {
+		c.RegisterMaxExpires = time.Hour
 	}
 	p := &c.PrivateMsgIDs
 	if p.RecordStart == 0 {
@@ -115,6 +135,23 @@ func (c Config) Validate() error {
 	}
 	if c.RouteTimeout < 0 {
 		bad("route-timeout", "must not be negative")
+	}
+	if c.MaxCalls < 0 {
+		bad("max-calls", "must not be negative")
+	}
+	if c.NoAnswerTimeout < 0 {
+		bad("no-answer-timeout", "must not be negative")
+	}
+	if c.RegisterMaxExpires < time.Second {
+		bad("register-max-expires", "must be at least 1s, got %s", c.RegisterMaxExpires)
+	}
+	if c.Host != "" {
+		if _, err := netip.ParseAddr(c.Host); err != nil {
+			bad("host", "%q is not an IP address", c.Host)
+		}
+	}
+	if c.SIP.UDP == "" && c.SIP.TCP == "" && c.SIP.TLS == "" {
+		bad("sip", "at least one of udp, tcp, tls must be set")
 	}
 	ids := map[int]string{}
 	for key, v := range map[string]int{
