@@ -309,7 +309,6 @@ func newUAC(t testing.TB, network string, tlsConf ...*tls.Config) *uac {
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(testLogger())}
 	if network == "udp" {
 		opts = append(opts, sipgo.WithClientConnectionAddr(ln.Addr.String()))
-		require.NoError(t, waitUDPServing(u.ua, ln.Addr))
 	}
 	u.cli, err = sipgo.NewClient(u.ua, opts...)
 	require.NoError(t, err)

@@ -220,11 +220,7 @@ func (r *RM) Start(ctx context.Context) (err error) {
 	}
 	r.ownHosts, r.ownPorts = ownAddresses(r.host, r.listeners)
 	if ap, ok := r.listeners["udp"]; ok {
-		r.udpLaddr = sip.Addr{IP: net.IP(ap.Addr().AsSlice()), Port: int(ap.Port())}
-		if err := waitUDPServing(r.ua, ap); err != nil {
-			return fmt.Errorf("resourcemanager.sip.udp: %w", err)
-		}
-		r.growUDPBuffers(ap)
+		r.udpLaddr = sipx.UDPLaddr(ap)
 	}
 
 	if r.cfg.HTTP != "" {
@@ -423,54 +419,4 @@ func ownAddresses(host string, ls map[string]netip.AddrPort) (map[string]bool, m
 		}
 	}
 	return hosts, ports
-}
-
-// waitUDPServing waits until sipgo has registered the UDP listener in its
-// connection pool. sipx.Listen returns once the socket is bound, but sipgo
-// registers it from the serve goroutine; a request sent from the listener
-// (Laddr) before that would make sipgo bind the port a second time.
-func waitUDPServing(ua *sipgo.UserAgent, ap netip.AddrPort) error {
-	laddr := sip.Addr{IP: net.IP(ap.Addr().AsSlice()), Port: int(ap.Port())}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if _, err := ua.TransportLayer().GetConnection("udp", laddr.String()); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("listener %s not serving after 2s", ap)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// udpBufferSize is what the UDP listener asks the kernel for. Every call
-// crosses the RM's one UDP socket ten times; at a few thousand calls per
-// second a burst overflows the default ~200 KB receive buffer and costs a
-// 500 ms retransmission. The kernel caps it at net.core.rmem_max/wmem_max.
-const udpBufferSize = 4 << 20
-
-// growUDPBuffers enlarges the UDP listener's socket buffers, best effort.
-func (r *RM) growUDPBuffers(ap netip.AddrPort) {
-	laddr := sip.Addr{IP: net.IP(ap.Addr().AsSlice()), Port: int(ap.Port())}
-	c, err := r.ua.TransportLayer().GetConnection("udp", laddr.String())
-	if err != nil {
-		return
-	}
-	defer c.TryClose() // GetConnection took a reference
-	uc, ok := c.(*sip.UDPConnection)
-	if !ok {
-		return
-	}
-	type buffers interface {
-		SetReadBuffer(int) error
-		SetWriteBuffer(int) error
-	}
-	if b, ok := uc.PacketConn.(buffers); ok {
-		if err := b.SetReadBuffer(udpBufferSize); err != nil {
-			r.log.Debug("udp read buffer", "error", err)
-		}
-		if err := b.SetWriteBuffer(udpBufferSize); err != nil {
-			r.log.Debug("udp write buffer", "error", err)
-		}
-	}
 }

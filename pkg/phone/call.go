@@ -303,10 +303,11 @@ func (c *Call) Hangup(ctx context.Context) error {
 		return nil
 	}
 	var err error
+	bye := c.p.newRequest(sip.BYE, c.remoteTarget())
 	if c.uac != nil {
-		err = c.uac.Bye(ctx)
+		err = c.uac.WriteBye(ctx, bye)
 	} else if c.uas != nil {
-		err = c.uas.Bye(ctx)
+		err = c.uas.WriteBye(ctx, bye)
 	}
 	var dr sipgo.ErrDialogResponse
 	if errors.As(err, &dr) && dr.Res.StatusCode == 481 {
@@ -342,7 +343,7 @@ func (c *Call) reoffer(ctx context.Context, dir sdp.Direction) error {
 // sendReinvite sends offer in a re-INVITE, acknowledges the answer and
 // applies it. The caller holds inDialog.
 func (c *Call) sendReinvite(ctx context.Context, offer *sdp.Session) (*sdp.Session, error) {
-	req := sip.NewRequest(sip.INVITE, c.remoteTarget())
+	req := c.p.newRequest(sip.INVITE, c.remoteTarget())
 	req.SetBody(offer.Marshal())
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	var (
@@ -362,7 +363,7 @@ func (c *Call) sendReinvite(ctx context.Context, offer *sdp.Session) (*sdp.Sessi
 		c.media.rollback()
 		return nil, &CallError{Code: res.StatusCode, Reason: res.Reason}
 	}
-	ack := sip.NewRequest(sip.ACK, c.remoteTarget())
+	ack := c.p.newRequest(sip.ACK, c.remoteTarget())
 	if c.uac != nil {
 		err = c.uac.WriteRequest(ack)
 	} else {

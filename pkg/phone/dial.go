@@ -9,7 +9,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/arlab/arlab/pkg/sdp"
-	"github.com/arlab/arlab/pkg/sipx"
 )
 
 // DialOption adjusts one outgoing INVITE.
@@ -56,7 +55,7 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 		return nil, err
 	}
 
-	req := sip.NewRequest(sip.INVITE, dest)
+	req := p.newRequest(sip.INVITE, dest)
 	from := &sip.FromHeader{DisplayName: p.cfg.DisplayName, Address: p.aor(), Params: sip.NewParams()}
 	localTag := sip.GenerateTagN(16)
 	from.Params.Add("tag", localTag)
@@ -73,7 +72,6 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer.Marshal())
-	req.SetTransport(sipx.ViaTransport(p.cfg.Transport))
 
 	c.key = callKey(c.callID, localTag)
 	c.log = p.log.With("call_id", c.callID, "dir", "out", "to", target)
@@ -142,7 +140,8 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 
 	// Acknowledge before anything can fail, so the far end's dialog is
 	// confirmed; an unusable answer is then ended with BYE.
-	if err := d.Ack(ctx); err != nil {
+	ack := p.newRequest(sip.ACK, c.remoteTarget())
+	if err := d.WriteAck(ctx, ack); err != nil {
 		c.end("ack failed", err)
 		return nil, fmt.Errorf("phone %s: ACK: %w", p.cfg.DN, err)
 	}

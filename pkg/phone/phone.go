@@ -296,6 +296,19 @@ func hasHost(target string) bool {
 	return false
 }
 
+// newRequest makes a request sent on the phone's transport; over UDP it
+// leaves from the listening socket (see sipx.UDPLaddr).
+func (p *Phone) newRequest(method sip.RequestMethod, target sip.Uri) *sip.Request {
+	req := sip.NewRequest(method, target)
+	req.SetTransport(sipx.ViaTransport(p.cfg.Transport))
+	if p.cfg.Transport == "udp" {
+		if ap := p.Addr(); ap.IsValid() {
+			req.Laddr = sipx.UDPLaddr(ap)
+		}
+	}
+	return req
+}
+
 func (p *Phone) withTransport(u sip.Uri) sip.Uri {
 	if p.cfg.Transport == "udp" {
 		return u

@@ -8,8 +8,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-
-	"github.com/arlab/arlab/pkg/sipx"
 )
 
 // RegisterError is a REGISTER that the registrar refused.
@@ -54,7 +52,7 @@ func (p *Phone) register(ctx context.Context, expires time.Duration) error {
 	seq := p.regCSeq
 	p.regMu.Unlock()
 
-	req := sip.NewRequest(sip.REGISTER, reg)
+	req := p.newRequest(sip.REGISTER, reg)
 	aor := p.aor()
 	from := &sip.FromHeader{DisplayName: p.cfg.DisplayName, Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(10))
@@ -66,7 +64,7 @@ func (p *Phone) register(ctx context.Context, expires time.Duration) error {
 	ct := p.contactHeader()
 	req.AppendHeader(&ct)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))))
-	req.SetTransport(sipx.ViaTransport(p.cfg.Transport))
+	req.SetBody(nil) // Content-Length: 0, required on stream transports
 
 	res, err := p.client.Do(ctx, req, sipgo.ClientRequestAddVia)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -60,6 +61,7 @@ func (s *Server) Listen(ctx context.Context, network, addr string, tlsConf *tls.
 		if err != nil {
 			return Listener{}, fmt.Errorf("sip udp listen %s: %w", addr, err)
 		}
+		growUDPBuffers(pc, s.log)
 		closer, local = pc, pc.LocalAddr()
 		serve = func() error { return s.srv.ServeUDP(pc) }
 	case "tcp":
@@ -116,8 +118,60 @@ func (s *Server) Listen(ctx context.Context, network, addr string, tlsConf *tls.
 			s.log.Warn("sip listener stopped", "network", network, "addr", ap.String(), "error", err)
 		}
 	}()
+	if network == "udp" {
+		if err := s.waitUDPServing(ap); err != nil {
+			return Listener{}, err
+		}
+	}
 	s.log.Debug("sip listening", "network", network, "addr", ap.String())
 	return ln, nil
+}
+
+// waitUDPServing waits until sipgo has registered the UDP socket in its
+// connection pool. Its serve goroutine does that; a request sent from the
+// listener address (Laddr) before then would make sipgo bind the port a
+// second time and fail.
+func (s *Server) waitUDPServing(ap netip.AddrPort) error {
+	laddr := ap.String()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if c, err := s.srv.TransportLayer().GetConnection("udp", laddr); err == nil {
+			c.TryClose() // GetConnection took a reference
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sip udp listener %s: not serving after 2s", ap)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// UDPBufferSize is what UDP listeners ask the kernel for: every call crosses
+// a server's one SIP socket many times, and at a few thousand calls per
+// second a burst overflows the default ~200 KB receive buffer and costs a
+// 500 ms retransmission. The kernel caps it at net.core.rmem_max/wmem_max.
+const UDPBufferSize = 4 << 20
+
+func growUDPBuffers(pc net.PacketConn, log *slog.Logger) {
+	uc, ok := pc.(*net.UDPConn)
+	if !ok {
+		return
+	}
+	if err := uc.SetReadBuffer(UDPBufferSize); err != nil {
+		log.Debug("udp read buffer", "error", err)
+	}
+	if err := uc.SetWriteBuffer(UDPBufferSize); err != nil {
+		log.Debug("udp write buffer", "error", err)
+	}
+}
+
+// UDPLaddr is the sip.Addr of a UDP listener, for req.Laddr: requests sent
+// over UDP should leave from the listening socket. Otherwise sipgo opens a
+// pooled socket per destination whose reference counting can close it while
+// a transaction still waits for responses, and the far end sees an address
+// that is not in our Via or Contact.
+func UDPLaddr(ap netip.AddrPort) sip.Addr {
+	return sip.Addr{IP: net.IP(ap.Addr().AsSlice()), Port: int(ap.Port())}
 }
 
 // Listeners returns the bound listeners in the order they were opened.
