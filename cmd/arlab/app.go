@@ -77,10 +77,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			phoneCommand(),
 			demoCommand(),
 			scenarioCommand(),
+			sipServerCommand(),
+			agentCommand(),
 			resourceManagerCommand(),
 			mediaServerCommand(),
 			recorderCommand(),
 			recordingsCommand(),
+			labCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run returns errors; main decides the exit code
 	}
