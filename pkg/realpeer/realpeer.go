@@ -103,6 +103,22 @@ func (p *Proc) Stop() {
 	}
 }
 
+// Interrupt asks the tool to finish (SIGINT, so a capture flushes its file)
+// and kills it if it has not exited within grace.
+func (p *Proc) Interrupt(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.Stop()
+	}
+}
+
 // Output returns what the tool printed so far.
 func (p *Proc) Output() string {
 	p.mu.Lock()
