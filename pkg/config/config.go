@@ -43,6 +43,11 @@ type Lab struct {
 	Host    string   `yaml:"host"`
 	DataDir string   `yaml:"data-dir"`
 	TLS     TLSFiles `yaml:"tls"`
+	// ExternalRecorder, when set (a SIP URI such as
+	// "sip:10.1.2.3:5060;transport=tcp"), replaces the lab's recorders: the
+	// Resource Manager's recorder groups send every recording session there,
+	// and `lab up` starts no recorder of its own.
+	ExternalRecorder string `yaml:"external-recorder,omitempty"`
 }
 
 // TLSFiles names PEM files; all empty means a self-signed lab CA.
@@ -137,6 +142,14 @@ func (c *Config) Defaults() {
 	}
 	if c.Lab.DataDir == "" {
 		c.Lab.DataDir = "arlab-data"
+	}
+	if c.Lab.ExternalRecorder != "" {
+		c.Recorders = nil
+		for i := range c.ResourceManager.Groups {
+			if g := &c.ResourceManager.Groups[i]; g.Kind == resourcemanager.KindRecorder {
+				g.Members = []resourcemanager.MemberConfig{{Name: "external", URI: c.Lab.ExternalRecorder}}
+			}
+		}
 	}
 	c.SIPServer.Defaults()
 	c.ResourceManager.Defaults()

@@ -50,6 +50,20 @@ sipserver:
 	assert.Equal(t, sipserver.Extension, c.SIPServer.DNs[0].Type)
 }
 
+func TestExternalRecorderReplacesOurs(t *testing.T) {
+	c, err := Parse([]byte("lab: {external-recorder: \"sip:10.1.2.3:5060;transport=tcp\"}\n"), "lab.yaml")
+	require.NoError(t, err)
+	assert.Empty(t, c.Recorders)
+	for _, g := range c.ResourceManager.Groups {
+		if g.Kind == "recorder" {
+			require.Len(t, g.Members, 1)
+			assert.Equal(t, "sip:10.1.2.3:5060;transport=tcp", g.Members[0].URI)
+		}
+	}
+	_, err = Parse([]byte("lab: {external-recorder: \"not a uri\"}\n"), "lab.yaml")
+	assert.ErrorContains(t, err, "resourcemanager.groups[1].members[0]")
+}
+
 func TestErrorsNameTheKey(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml string
