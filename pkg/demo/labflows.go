@@ -259,4 +259,3 @@ func prerecordDiscarded(ctx context.Context, r *Reporter, e *LabEnv) error {
 	r.Step("the tentative recording is gone: no recording of %s is listed", ci.CallUUID)
 	return nil
 }
-
