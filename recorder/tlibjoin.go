@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -160,6 +161,7 @@ func (r *Recorder) startTLib() {
 	go func() {
 		defer r.wg.Done()
 		backoff := 100 * time.Millisecond
+		started := time.Now()
 		for {
 			c, err := r.dialTLib()
 			if err == nil {
@@ -178,7 +180,13 @@ func (r *Recorder) startTLib() {
 				}
 				return
 			}
-			r.log.Warn("T-lib not reachable; retrying", "addr", r.cfg.TLib.Addr, "err", err, "in", backoff)
+			// The lab starts recorders before the SIP Server: the first
+			// seconds of refusals are expected, later ones are worth a warning.
+			lv := slog.LevelDebug
+			if time.Since(started) > 10*time.Second {
+				lv = slog.LevelWarn
+			}
+			r.log.Log(r.ctx, lv, "T-lib not reachable; retrying", "addr", r.cfg.TLib.Addr, "err", err, "in", backoff)
 			select {
 			case <-r.ctx.Done():
 				return
