@@ -199,3 +199,16 @@ func sendTones(t *testing.T, to []netip.AddrPort, dns []string, laws []audio.Law
 	}
 	return func() { cancel(); wg.Wait() }
 }
+
+// TestSippCustomerCallsLabAgent: sipp's built-in UAC, as a customer, calls
+// agent 7002 through the lab's SIP Server; the agent's phone process answers
+// and the call completes with 200/ACK/BYE.
+func TestSippCustomerCallsLabAgent(t *testing.T) {
+	realpeer.Need(t, "sipp")
+	l := startLab(t)
+	args := append([]string{"-sn", "uac", "-s", "7002", l.cfg.SIPServer.SIP.UDP, "-m", "3", "-l", "1", "-d", "500"},
+		realpeer.SippArgs(realpeer.FreeUDPPort(t), 20*time.Second)...)
+	sipp := realpeer.Start(t, t.TempDir(), 25*time.Second, "sipp", args...)
+	require.NoError(t, sipp.Wait(), "sipp customer:\n%s", sipp.Output())
+	assert.Regexp(t, `Successful call\s+\|\s+\d+\s+\|\s+3`, sipp.Output())
+}
