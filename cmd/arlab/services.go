@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,27 +63,45 @@ func nameFlag() cli.Flag {
 	return &cli.StringFlag{Name: "name", Usage: "which instance of the config's list to run (default: the first)"}
 }
 
+// runConfigured loads the lab config and its TLS material, builds one service
+// with them, and runs it: the shared body of every service command.
+func runConfigured(c *cli.Context, role string, build func(cfg *config.Config, srv, cli *tls.Config) (string, service, func() map[string]netip.AddrPort, error)) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	srv, cli, err := labTLS(cfg)
+	if err != nil {
+		return err
+	}
+	name, svc, addrs, err := build(cfg, srv, cli)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		return &exitError{code: 2, err: err}
+	}
+	return runService(c.Context, c.App.Writer, role, name, svc, addrs)
+}
+
+func logger(name string) *slog.Logger { return slog.Default().With("svc", name) }
+
 func resourceManagerCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "resourcemanager",
 		Usage: "run the Resource Manager: SIP proxy placing calls on media servers and recordings on recorders",
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			srv, cli, err := labTLS(cfg)
-			if err != nil {
-				return err
-			}
-			r, err := resourcemanager.New(cfg.ResourceManager, resourcemanager.WithLogger(slog.Default().With("svc", "resourcemanager")), resourcemanager.WithTLS(srv, cli))
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			return runService(c.Context, c.App.Writer, "resourcemanager", "resourcemanager", r, func() map[string]netip.AddrPort {
-				m := sipAddrs(r.SIPAddr)
-				m["http"] = r.HTTPAddr()
-				return m
+			return runConfigured(c, "resourcemanager", func(cfg *config.Config, srv, cli *tls.Config) (string, service, func() map[string]netip.AddrPort, error) {
+				r, err := resourcemanager.New(cfg.ResourceManager, resourcemanager.WithLogger(logger("resourcemanager")), resourcemanager.WithTLS(srv, cli))
+				if err != nil {
+					return "", nil, nil, err
+				}
+				return "resourcemanager", r, func() map[string]netip.AddrPort {
+					m := sipAddrs(r.SIPAddr)
+					m["http"] = r.HTTPAddr()
+					return m
+				}, nil
 			})
 		},
 	}
@@ -94,26 +113,20 @@ func mediaServerCommand() *cli.Command {
 		Usage: "run a Media Server: anchors calls' RTP and replicates each party's stream to recorders",
 		Flags: []cli.Flag{nameFlag()},
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			msCfg, err := pick(cfg.MediaServers, c.String("name"), func(m mediaserver.Config) string { return m.Name }, "mediaservers")
-			if err != nil {
-				return err
-			}
-			srv, cli, err := labTLS(cfg)
-			if err != nil {
-				return err
-			}
-			s, err := mediaserver.New(msCfg, mediaserver.WithLogger(slog.Default().With("svc", msCfg.Name)), mediaserver.WithTLS(srv, cli))
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			return runService(c.Context, c.App.Writer, "mediaserver", msCfg.Name, s, func() map[string]netip.AddrPort {
-				m := sipAddrs(s.SIPAddr)
-				m["http"] = s.HTTPAddr()
-				return m
+			return runConfigured(c, "mediaserver", func(cfg *config.Config, srv, cli *tls.Config) (string, service, func() map[string]netip.AddrPort, error) {
+				mc, err := pick(cfg.MediaServers, c.String("name"), func(m mediaserver.Config) string { return m.Name }, "mediaservers")
+				if err != nil {
+					return "", nil, nil, err
+				}
+				s, err := mediaserver.New(mc, mediaserver.WithLogger(logger(mc.Name)), mediaserver.WithTLS(srv, cli))
+				if err != nil {
+					return "", nil, nil, err
+				}
+				return mc.Name, s, func() map[string]netip.AddrPort {
+					m := sipAddrs(s.SIPAddr)
+					m["http"] = s.HTTPAddr()
+					return m
+				}, nil
 			})
 		},
 	}
@@ -125,29 +138,23 @@ func recorderCommand() *cli.Command {
 		Usage: "run a SIPREC recorder: records sessions to WAV, indexes metadata, serves search and download",
 		Flags: []cli.Flag{nameFlag()},
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			rc, err := pick(cfg.Recorders, c.String("name"), func(r recorder.Config) string { return r.Name }, "recorders")
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(rc.DataDir, 0o755); err != nil {
-				return err
-			}
-			srv, cli, err := labTLS(cfg)
-			if err != nil {
-				return err
-			}
-			r, err := recorder.New(rc, recorder.WithLogger(slog.Default().With("svc", rc.Name)), recorder.WithTLS(srv, cli))
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			return runService(c.Context, c.App.Writer, "recorder", rc.Name, r, func() map[string]netip.AddrPort {
-				m := sipAddrs(r.SIPAddr)
-				m["http"] = r.HTTPAddr()
-				return m
+			return runConfigured(c, "recorder", func(cfg *config.Config, srv, cli *tls.Config) (string, service, func() map[string]netip.AddrPort, error) {
+				rc, err := pick(cfg.Recorders, c.String("name"), func(r recorder.Config) string { return r.Name }, "recorders")
+				if err != nil {
+					return "", nil, nil, err
+				}
+				if err := os.MkdirAll(rc.DataDir, 0o755); err != nil {
+					return "", nil, nil, err
+				}
+				r, err := recorder.New(rc, recorder.WithLogger(logger(rc.Name)), recorder.WithTLS(srv, cli))
+				if err != nil {
+					return "", nil, nil, err
+				}
+				return rc.Name, r, func() map[string]netip.AddrPort {
+					m := sipAddrs(r.SIPAddr)
+					m["http"] = r.HTTPAddr()
+					return m
+				}, nil
 			})
 		},
 	}

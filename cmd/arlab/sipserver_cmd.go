@@ -1,14 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
-	"log/slog"
 	"net/netip"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/arlab/arlab/pkg/agent"
+	"github.com/arlab/arlab/pkg/config"
 	"github.com/arlab/arlab/sipserver"
 )
 
@@ -17,22 +18,16 @@ func sipServerCommand() *cli.Command {
 		Name:  "sipserver",
 		Usage: "run the SIP Server: B2BUA for calls, DN registrar, routing points, T-lib server",
 		Action: func(c *cli.Context) error {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return err
-			}
-			srv, cli, err := labTLS(cfg)
-			if err != nil {
-				return err
-			}
-			s, err := sipserver.New(cfg.SIPServer, sipserver.WithLogger(slog.Default().With("svc", "sipserver")), sipserver.WithTLS(srv, cli))
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			return runService(c.Context, c.App.Writer, "sipserver", "sipserver", s, func() map[string]netip.AddrPort {
-				m := sipAddrs(s.SIPAddr)
-				m["tlib"], m["http"] = s.TLibAddr(), s.HTTPAddr()
-				return m
+			return runConfigured(c, "sipserver", func(cfg *config.Config, srv, cli *tls.Config) (string, service, func() map[string]netip.AddrPort, error) {
+				s, err := sipserver.New(cfg.SIPServer, sipserver.WithLogger(logger("sipserver")), sipserver.WithTLS(srv, cli))
+				if err != nil {
+					return "", nil, nil, err
+				}
+				return "sipserver", s, func() map[string]netip.AddrPort {
+					m := sipAddrs(s.SIPAddr)
+					m["tlib"], m["http"] = s.TLibAddr(), s.HTTPAddr()
+					return m
+				}, nil
 			})
 		},
 	}
