@@ -578,7 +578,8 @@ func (rs *recSession) reinvite(ctx context.Context, offer *sdp.Session, partial 
 		}
 		return &failure{code: 408, reason: "re-INVITE unanswered: " + err.Error()}
 	}
-	if res.StatusCode == 481 || res.StatusCode == 408 {
+	switch res.StatusCode {
+	case 408, 481, 502, 503, 504:
 		return &failure{code: res.StatusCode, reason: "re-INVITE: " + res.Reason}
 	}
 	if !res.IsSuccess() {
@@ -598,7 +599,9 @@ func (rs *recSession) reinvite(ctx context.Context, offer *sdp.Session, partial 
 }
 
 // ping checks the recorder with an in-dialog OPTIONS: no answer, 481 or 408
-// means the recorder lost the session.
+// means the recorder lost the session, and so do 502/503/504: that is how a
+// proxy in the path (the Resource Manager) reports a recorder it can no
+// longer reach.
 func (rs *recSession) ping(ctx context.Context) *failure {
 	rs.mu.Lock()
 	d, target := rs.dialog, rs.target
@@ -614,7 +617,8 @@ func (rs *recSession) ping(ctx context.Context) *failure {
 		}
 		return &failure{code: 408, reason: "keepalive OPTIONS unanswered"}
 	}
-	if res.StatusCode == 481 || res.StatusCode == 408 {
+	switch res.StatusCode {
+	case 408, 481, 502, 503, 504:
 		return &failure{code: res.StatusCode, reason: "keepalive OPTIONS: " + res.Reason}
 	}
 	return nil

@@ -23,7 +23,8 @@ import (
 const demoPrerecordGrace = 3 * time.Second
 
 func demoFlows(env func() *demo.LabEnv) []demo.Flow {
-	return append(demo.PhoneFlows(), demo.LabFlows(env)...)
+	flows := append(demo.PhoneFlows(), demo.LabFlows(env)...)
+	return append(flows, demo.MoreLabFlows(env)...)
 }
 
 func demoCommand() *cli.Command {
