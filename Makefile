@@ -46,8 +46,9 @@ demo: build ## run the recording demos and print the summary table
 lab: build ## bring up the lab (Ctrl-C stops it)
 	$(BIN) lab up
 
-bench: ## Go micro-benchmarks of the hot paths (allocs/op)
+bench: build ## hot-path micro-benchmarks (allocs/op), then a short arlab load run on a lab
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... | tee bench.out | grep -E '^(Benchmark|ok|PASS|FAIL)'
+	$(BIN) --log-level warn load --calls 50 --cps 25 --hold 5s
 
 clean: ## remove build output
 	rm -rf bin bench.out

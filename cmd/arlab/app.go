@@ -84,6 +84,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			recorderCommand(),
 			recordingsCommand(),
 			labCommand(),
+			loadCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run returns errors; main decides the exit code
 	}

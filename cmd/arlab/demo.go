@@ -65,7 +65,11 @@ func demoCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				stopLab, err := demoLab(ctx, c, cfg, out)
+				stopLab, err := ensureLab(ctx, c, cfg, out, func(cfg *config.Config) {
+					for i := range cfg.Recorders {
+						cfg.Recorders[i].PrerecordGrace = demoPrerecordGrace
+					}
+				})
 				if err != nil {
 					return err
 				}
@@ -99,9 +103,9 @@ func needsLab(flows []demo.Flow) bool {
 	return false
 }
 
-// demoLab uses the lab already running with cfg's data dir, or starts one
-// (with a short pre-recording grace) and returns how to stop it.
-func demoLab(ctx context.Context, c *cli.Context, cfg *config.Config, out io.Writer) (stop func(), err error) {
+// ensureLab uses the lab already running with cfg's data dir, or starts one
+// (after tune adjusts its config) and returns how to stop it.
+func ensureLab(ctx context.Context, c *cli.Context, cfg *config.Config, out io.Writer, tune func(*config.Config)) (stop func(), err error) {
 	if err := cfg.Absolutize(); err != nil {
 		return nil, err
 	}
@@ -113,15 +117,15 @@ func demoLab(ctx context.Context, c *cli.Context, cfg *config.Config, out io.Wri
 		}
 		return func() {}, nil
 	}
-	for i := range cfg.Recorders {
-		cfg.Recorders[i].PrerecordGrace = demoPrerecordGrace
+	if tune != nil {
+		tune(cfg)
 	}
 	logs := io.Writer(io.Discard)
 	var logFile *os.File
 	if c.Bool("logs") {
 		logs = out
 	} else if err := os.MkdirAll(cfg.Lab.DataDir, 0o755); err == nil {
-		if logFile, err = os.Create(filepath.Join(cfg.Lab.DataDir, "demo-lab.log")); err == nil {
+		if logFile, err = os.Create(filepath.Join(cfg.Lab.DataDir, c.Command.Name+"-lab.log")); err == nil {
 			logs = logFile
 		}
 	}
