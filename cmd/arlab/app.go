@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/arlab/arlab/pkg/config"
+	"github.com/arlab/arlab/pkg/lab"
 	"github.com/arlab/arlab/pkg/sipx"
 )
 
@@ -127,6 +129,38 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 		return nil, &exitError{code: 2, err: err}
 	}
 	return cfg, nil
+}
+
+// loadLabConfig is loadConfig for commands that talk to a running lab: when a
+// lab runs from the config's data dir, its effective config (with the TLS
+// material it made and absolute paths) is what clients must use.
+func loadLabConfig(c *cli.Context) (*config.Config, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	if running, ok := runningLabConfig(cfg); ok {
+		return running, nil
+	}
+	return cfg, nil
+}
+
+// runningLabConfig returns the effective config of the lab running from
+// cfg's data dir, if one does.
+func runningLabConfig(cfg *config.Config) (*config.Config, bool) {
+	probe := *cfg
+	if err := probe.Absolutize(); err != nil {
+		return nil, false
+	}
+	st, err := lab.ReadState(probe.Lab.DataDir)
+	if err != nil {
+		return nil, false
+	}
+	running, err := config.Load(filepath.Join(st.DataDir, "lab.yaml"))
+	if err != nil {
+		return nil, false
+	}
+	return running, true
 }
 
 func versionCommand() *cli.Command {

@@ -111,8 +111,7 @@ func ensureLab(ctx context.Context, c *cli.Context, cfg *config.Config, out io.W
 	}
 	if _, statuses, err := lab.CheckStatus(ctx, cfg.Lab.DataDir); err == nil && allHealthy(statuses) {
 		fmt.Fprintf(out, "using the lab running from %s\n", cfg.Lab.DataDir)
-		st, _ := lab.ReadState(cfg.Lab.DataDir)
-		if running, err := config.Load(filepath.Join(st.DataDir, "lab.yaml")); err == nil {
+		if running, ok := runningLabConfig(cfg); ok {
 			*cfg = *running
 		}
 		return func() {}, nil

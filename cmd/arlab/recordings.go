@@ -210,7 +210,7 @@ func cluster(c *cli.Context) (recclient.Cluster, error) {
 	urls := c.StringSlice("recorder")
 	token := c.String("token")
 	if len(urls) == 0 {
-		cfg, err := loadConfig(c)
+		cfg, err := loadLabConfig(c)
 		if err != nil {
 			return nil, err
 		}

@@ -28,7 +28,7 @@ func scenarioCommand() *cli.Command {
 					if c.NArg() == 0 {
 						return &exitError{code: 2, err: errors.New("scenario run: name at least one FILE")}
 					}
-					cfg, err := loadConfig(c)
+					cfg, err := loadLabConfig(c)
 					if err != nil {
 						return err
 					}
