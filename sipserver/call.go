@@ -157,6 +157,19 @@ type call struct {
 	// reply. established is closed when the call is answered.
 	answerReq   *requester
 	established chan struct{}
+
+	// Media anchoring, recording and monitoring (media.go, recording.go,
+	// monitor.go), guarded by mu.
+	media     *anchor         // where the parties' media is anchored; nil: end to end
+	anchorGen int             // anchors made so far (conference ids are ConnID-gen)
+	extra     []*leg          // media-control and observer legs, for teardown
+	recs      [2]*recording   // the recording of each side, if any
+	recSeq    int             // recording ids generated for this call
+	mon       *monitorSession // the supervisor monitoring this call, if any
+	// work is the call's queue of media work (anchoring, MSML requests,
+	// supervisor joins), run in order by one worker goroutine at a time.
+	work    []func()
+	working bool
 }
 
 // newCall registers a call with one reference held by its setup goroutine.
@@ -251,6 +264,7 @@ func (c *call) release(cause releaseCause) {
 	if c.noAnswer != nil {
 		c.noAnswer.Stop()
 	}
+	c.endRecordingsLocked()
 	if prev == callRouting && c.rp != "" {
 		// The call was abandoned (or refused) while at the routing point.
 		c.publishRPLocked(tlib.EventReleased, cause.req, func(m *tlib.Message) {
@@ -264,9 +278,17 @@ func (c *call) release(cause releaseCause) {
 			})
 		}
 	}
+	c.endMonitoringLocked()
 	var bye []*leg
 	for _, l := range c.legs {
 		if l == nil || l == cause.by || l.state < legAnswered || l.state == legEnded {
+			continue
+		}
+		l.state = legEnded
+		bye = append(bye, l)
+	}
+	for _, l := range c.extra {
+		if l == cause.by || l.state < legAnswered || l.state == legEnded {
 			continue
 		}
 		l.state = legEnded
@@ -287,8 +309,7 @@ func (c *call) release(cause releaseCause) {
 }
 
 // establishLocked marks the call answered and publishes EventEstablished to
-// both parties. It is the hook point after answer: recording decisions that
-// start "from answer" attach here.
+// both parties. Recordings and monitoring decided at setup start here.
 func (c *call) establishLocked() {
 	c.state = callEstablished
 	c.answered = time.Now()
@@ -296,6 +317,9 @@ func (c *call) establishLocked() {
 		c.noAnswer.Stop()
 	}
 	c.s.metrics.callAnswered(c.answered.Sub(c.created))
+	// Recordings decided before the answer get their file name now, so
+	// EventEstablished carries GSIP_REC_FN; their media work is queued.
+	c.startPlannedLocked()
 	c.publishLocked(tlib.EventEstablished, sideDest, c.answerReq, nil)
 	c.publishLocked(tlib.EventEstablished, sideOrigin, nil, nil)
 	c.answerReq = nil

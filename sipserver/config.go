@@ -88,7 +88,55 @@ type Config struct {
 	NoAnswerTimeout time.Duration `yaml:"no-answer-timeout,omitempty"`
 	// RegisterMaxExpires caps the lifetime a phone may ask for in REGISTER.
 	RegisterMaxExpires time.Duration `yaml:"register-max-expires,omitempty"`
+	// MediaControl is how calls are anchored on media servers (through the
+	// Resource Manager) for recording and monitoring.
+	MediaControl MediaControl `yaml:"media-control,omitempty"`
+	// Recording holds the recording defaults.
+	Recording RecordingConfig `yaml:"recording,omitempty"`
 }
+
+// MediaControl configures the SIP Server's side of media control: where the
+// media-control legs (INVITE sip:msml=<conf-id>@rm;dn=<DN>) go and how a
+// media server that died under a call is noticed.
+type MediaControl struct {
+	// ResourceManager is the ip:port of the Resource Manager; "" turns media
+	// anchoring off (recording and monitoring requests are then refused).
+	ResourceManager string `yaml:"resource-manager"`
+	// Transport towards the Resource Manager: udp, tcp (default) or tls. The
+	// matching sip listener must be set: events come back on it.
+	Transport string `yaml:"transport,omitempty"`
+	// Keepalive is the interval of the in-dialog OPTIONS probing the media
+	// server of anchored calls; a probe that fails re-anchors the calls on
+	// another media server. Default 2s; negative turns probing off.
+	Keepalive time.Duration `yaml:"keepalive,omitempty"`
+	// Timeout bounds one media-control transaction (INVITE, INFO, OPTIONS).
+	// Default 5s.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// RecordingConfig holds the recording defaults. Empty values leave the
+// choice to the media server's own configuration.
+type RecordingConfig struct {
+	// Mode is the recording protocol: siprec or genesys ("" = media server default).
+	Mode string `yaml:"mode,omitempty"`
+	// Destination is the recorder URI used when a request names no dest
+	// ("" = the media server's default-destination).
+	Destination string `yaml:"destination,omitempty"`
+	// Sessions is the session layout: single or per-party ("" = media server default).
+	Sessions string `yaml:"sessions,omitempty"`
+	// PrerecordGrace is how long after a pre-recorded call ended a
+	// GSIP_RECORD_START still keeps its recording. Default 60s, the
+	// recorder's own grace; keep it no longer than the recorders'.
+	PrerecordGrace time.Duration `yaml:"prerecord-grace,omitempty"`
+	// FileName is the template of GSIP_REC_FN; placeholders {calluuid},
+	// {connid}, {dn} (recorded DN), {other}, {ani}, {dnis}, {date}
+	// (YYYY-MM-DD), {time} (HH-MM-SS), {host} ("." written "-dot-") and {id}
+	// (recording id).
+	FileName string `yaml:"file-name,omitempty"`
+}
+
+// DefaultFileName is the GSIP_REC_FN template of published Genesys samples.
+const DefaultFileName = "{calluuid}_{dn}_{ani}_{dnis}_{date}_{time}_{host}__{id}"
 
 // Defaults fills zero values with the lab's defaults.
 func (c *Config) Defaults() {
@@ -100,6 +148,21 @@ func (c *Config) Defaults() {
 	}
 	if c.RegisterMaxExpires == 0 {
 		c.RegisterMaxExpires = time.Hour
+	}
+	if c.MediaControl.Transport == "" {
+		c.MediaControl.Transport = "tcp"
+	}
+	if c.MediaControl.Keepalive == 0 {
+		c.MediaControl.Keepalive = 2 * time.Second
+	}
+	if c.MediaControl.Timeout == 0 {
+		c.MediaControl.Timeout = 5 * time.Second
+	}
+	if c.Recording.PrerecordGrace == 0 {
+		c.Recording.PrerecordGrace = 60 * time.Second
+	}
+	if c.Recording.FileName == "" {
+		c.Recording.FileName = DefaultFileName
 	}
 	p := &c.PrivateMsgIDs
 	if p.RecordStart == 0 {
@@ -153,6 +216,7 @@ func (c Config) Validate() error {
 	if c.SIP.UDP == "" && c.SIP.TCP == "" && c.SIP.TLS == "" {
 		bad("sip", "at least one of udp, tcp, tls must be set")
 	}
+	errs = append(errs, c.validateMedia()...)
 	ids := map[int]string{}
 	for key, v := range map[string]int{
 		"record-start": c.PrivateMsgIDs.RecordStart, "record-stop": c.PrivateMsgIDs.RecordStop,

@@ -29,6 +29,40 @@ type CallInfo struct {
 	Created      time.Time         `json:"created"`
 	Answered     time.Time         `json:"answered,omitzero"`
 	Legs         []LegInfo         `json:"legs"`
+	// Media is where the call's media is anchored (absent: end to end).
+	Media *MediaInfo `json:"media,omitempty"`
+	// Recordings are the call's recordings, one per recorded side.
+	Recordings []RecordingInfo `json:"recordings,omitempty"`
+	// Monitor is the supervisor monitoring the call.
+	Monitor *MonitorInfo `json:"monitor,omitempty"`
+}
+
+// MediaInfo is a call's anchor on a media server.
+type MediaInfo struct {
+	Conference  string    `json:"conference"`
+	MediaServer string    `json:"media_server"` // its Contact host:port
+	Legs        []LegInfo `json:"legs"`         // media-control legs (party DN in party)
+}
+
+// RecordingInfo is one recording of a call.
+type RecordingInfo struct {
+	ID        string `json:"id"`
+	Side      string `json:"side"`                // origin or destination: whose recording
+	RecordDN  string `json:"record_dn"`           // the recorded side's party
+	State     string `json:"state"`               // GSIP_RECORD value, or "starting"
+	By        string `json:"by"`                  // dn, prerecord, route, request
+	Prerecord bool   `json:"prerecord,omitempty"` // still tentative
+	FileName  string `json:"file_name"`           // GSIP_REC_FN
+	Reason    string `json:"reason,omitempty"`
+}
+
+// MonitorInfo is the supervisor monitoring a call.
+type MonitorInfo struct {
+	Supervisor string `json:"supervisor"`
+	Agent      string `json:"agent"`
+	Mode       string `json:"mode"`
+	Scope      string `json:"scope"`
+	Joined     bool   `json:"joined"`
 }
 
 // LegInfo is one SIP dialog of a call.
@@ -88,6 +122,36 @@ func (c *call) info() CallInfo {
 			li.RemoteTarget = l.remoteTarget.String()
 		}
 		ci.Legs = append(ci.Legs, li)
+	}
+	if m := c.media; m != nil {
+		mi := &MediaInfo{Conference: m.conf, MediaServer: m.msKey, Legs: []LegInfo{}}
+		for _, l := range []*leg{m.legs[sideOrigin], m.legs[sideDest], m.sup} {
+			if l != nil {
+				mi.Legs = append(mi.Legs, LegInfo{
+					Side: l.side.String(), Direction: "out", Party: l.dn, SIPCallID: l.sipCallID,
+					Transport: strings.ToLower(l.transport), State: l.state.String(),
+					RemoteTarget: l.remoteTarget.String(), LocalSDP: string(l.localSDP), RemoteSDP: string(l.remoteSDP),
+				})
+			}
+		}
+		ci.Media = mi
+	}
+	for _, r := range c.recs {
+		if r == nil || r.planned {
+			continue
+		}
+		st := r.gsip()
+		if st == "" {
+			st = "starting"
+		}
+		ci.Recordings = append(ci.Recordings, RecordingInfo{
+			ID: r.id, Side: r.side.String(), RecordDN: c.parties[r.side].number, State: st, By: r.by,
+			Prerecord: r.tentative, FileName: r.fileName, Reason: r.reason,
+		})
+	}
+	if ms := c.mon; ms != nil {
+		ci.Monitor = &MonitorInfo{Supervisor: ms.info.supervisor, Agent: c.parties[ms.agentSide].number,
+			Mode: ms.info.mode, Scope: ms.info.scope, Joined: c.media != nil && c.media.supJoined}
 	}
 	return ci
 }

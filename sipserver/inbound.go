@@ -172,13 +172,23 @@ func (s *Server) runSetup(c *call, a *leg, dest DN, info inviteInfo) {
 	}
 	c.mu.Lock()
 	offer := bytes.Clone(a.remoteSDP)
+	anchor := !c.released && c.planRecordingsLocked(dest)
 	c.mu.Unlock()
-	b := s.dialDest(c, a, dest, info, offer)
+	var b *leg
+	var answer []byte
+	if anchor && len(offer) > 0 {
+		// Recorded or monitored from the answer: the media goes through a
+		// media server before the caller gets its 200. (A caller without an
+		// offer is anchored right after the answer, by re-INVITEs.)
+		b, answer = s.dialDestAnchored(c, a, dest, info, offer)
+	} else {
+		b = s.dialDest(c, a, dest, info, offer)
+	}
 	if b == nil {
 		s.finishCaller(c, a)
 		return
 	}
-	s.answerCaller(c, a, b)
+	s.answerCaller(c, a, b, answer)
 }
 
 // finishCaller sends the caller the final failure response of a released
@@ -210,9 +220,10 @@ func (s *Server) finishCaller(c *call, a *leg) {
 	a.drop()
 }
 
-// answerCaller sends the destination's answer to the caller in a 200 and
-// waits for the caller's ACK. b is the answered destination leg.
-func (s *Server) answerCaller(c *call, a, b *leg) {
+// answerCaller sends the caller its answer in a 200 (the destination's SDP,
+// or answer when it is set: the media server's) and waits for the caller's
+// ACK. b is the answered destination leg.
+func (s *Server) answerCaller(c *call, a, b *leg, answer []byte) {
 	c.mu.Lock()
 	if c.released || a.state >= legAnswered {
 		// Released, or the caller cancelled, while the destination answered.
@@ -222,7 +233,9 @@ func (s *Server) answerCaller(c *call, a, b *leg) {
 	}
 	a.state = legAnswered
 	c.establishLocked()
-	answer := bytes.Clone(b.remoteSDP)
+	if answer == nil {
+		answer = bytes.Clone(b.remoteSDP)
+	}
 	a.localSDP = answer
 	lateOffer := len(a.remoteSDP) == 0
 	c.mu.Unlock()

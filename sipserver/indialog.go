@@ -43,6 +43,9 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) error {
 	if l == nil {
 		return sipx.Status(481, "", errors.New("BYE for an unknown dialog"))
 	}
+	if l.kind != kindParty {
+		return s.onExtraBye(l, req, tx)
+	}
 	// A BYE right behind the ACK is handled after it.
 	l.waitConfirmed(confirmWait)
 	c := l.c
@@ -93,6 +96,32 @@ func (s *Server) onRefer(req *sip.Request, tx sip.ServerTransaction) error {
 		Err: errors.New("REFER (transfer) is not supported")}
 }
 
+// relayTargetLocked returns where a re-INVITE of x goes: the party's
+// media-control leg when the call is anchored (the supervisor's media leg
+// for the observer), else the other party. With confirmed, only a target
+// whose dialog is confirmed (and x confirmed) is returned.
+func (x *leg) relayTargetLocked(confirmed bool) *leg {
+	c := x.c
+	var y *leg
+	switch {
+	case x.kind == kindObserver:
+		if c.media != nil {
+			y = c.media.sup
+		}
+	case c.media != nil:
+		y = c.media.legs[x.side]
+	default:
+		y = c.otherLegLocked(x)
+	}
+	if !confirmed || y == nil {
+		return y
+	}
+	if c.released || x.state != legConfirmed || y.state != legConfirmed {
+		return nil
+	}
+	return y
+}
+
 // peerLocked returns the leg opposite l when both are confirmed.
 func (l *leg) peerLocked() *leg {
 	c := l.c
@@ -112,6 +141,13 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) error {
 	x := s.findLeg(req)
 	if x == nil {
 		return sipx.Status(481, "", errors.New("INFO for an unknown dialog"))
+	}
+	switch x.kind {
+	case kindMedia:
+		return s.onMediaInfo(x, req, tx)
+	case kindObserver:
+		// Nothing to relay from a silent observer (DTMF and the like).
+		return tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	}
 	x.waitConfirmed(confirmWait)
 	c := x.c
@@ -152,6 +188,9 @@ func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) error {
 // call at a time: a crossing re-INVITE gets 491, as RFC 3261 14.2 asks.
 func (x *leg) onReInvite(req *sip.Request, tx sip.ServerTransaction) error {
 	c := x.c
+	if x.kind == kindMedia {
+		return sipx.Status(488, "Not Acceptable Here", errors.New("the SIP Server takes no re-INVITE from a media server"))
+	}
 	if !x.waitConfirmed(confirmWait) {
 		return &sipx.StatusError{Code: 491, Reason: "Request Pending", Err: errors.New("initial INVITE not yet acknowledged")}
 	}
@@ -172,7 +211,7 @@ func (x *leg) onReInvite(req *sip.Request, tx sip.ServerTransaction) error {
 	}
 	// The other party may still be acknowledging its answer.
 	c.mu.Lock()
-	other := c.otherLegLocked(x)
+	other := x.relayTargetLocked(false)
 	c.mu.Unlock()
 	if other != nil {
 		other.waitConfirmed(confirmWait)
@@ -188,7 +227,7 @@ func (x *leg) onReInvite(req *sip.Request, tx sip.ServerTransaction) error {
 		return &sipx.StatusError{Code: 500, Reason: "Server Internal Error", RetryAfter: time.Second,
 			Err: errors.New("CSeq is not above the last one seen")}
 	}
-	y := x.peerLocked()
+	y := x.relayTargetLocked(true)
 	if y == nil {
 		c.mu.Unlock()
 		return &sipx.StatusError{Code: 491, Reason: "Request Pending", Err: errors.New("the other party is not connected yet")}
@@ -241,7 +280,7 @@ func (x *leg) onReInvite(req *sip.Request, tx sip.ServerTransaction) error {
 		if err := y.write(ack); err != nil {
 			c.log.Debug("ACK of a relayed re-INVITE failed", "error", err)
 		}
-		x.noteMedia(offer, answer)
+		x.noteMedia(y, offer, answer)
 		// The exchange is complete for us: the party may re-INVITE again
 		// as soon as it has our 200.
 		unlock()
@@ -263,20 +302,23 @@ func (x *leg) onReInvite(req *sip.Request, tx sip.ServerTransaction) error {
 			c.log.Debug("ACK of a relayed re-INVITE failed", "error", err)
 		}
 	}
-	x.noteMedia(offer, answer)
+	x.noteMedia(y, offer, answer)
 	return nil
 }
 
-// noteMedia records the SDP of an exchange that x offered, and publishes
-// EventHeld / EventRetrieved when x put the call on hold or took it off.
-func (x *leg) noteMedia(offer, answer []byte) {
+// noteMedia records the SDP of an exchange that x offered and y (the other
+// party, or x's media-control leg) answered, and publishes EventHeld /
+// EventRetrieved when the party x put the call on hold or took it off.
+func (x *leg) noteMedia(y *leg, offer, answer []byte) {
 	c := x.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	y := c.otherLegLocked(x)
 	x.remoteSDP, x.localSDP = offer, answer
 	if y != nil {
 		y.localSDP, y.remoteSDP = bytes.Clone(offer), bytes.Clone(answer)
+	}
+	if x.kind != kindParty {
+		return
 	}
 	held := isHoldOffer(offer)
 	if held == x.held || c.released {
@@ -312,4 +354,35 @@ func isHoldOffer(offer []byte) bool {
 		return m.Addr.IsValid() && m.Addr.IsUnspecified()
 	}
 	return false
+}
+
+// onExtraBye takes a BYE on a media-control or observer leg. A media server
+// ending a leg of the call's current anchor has lost the call: it is
+// re-anchored. The supervisor's phone hanging up ends the monitoring.
+func (s *Server) onExtraBye(l *leg, req *sip.Request, tx sip.ServerTransaction) error {
+	c := l.c
+	c.mu.Lock()
+	uac := l.uac
+	c.mu.Unlock()
+	if uac == nil {
+		return sipx.Status(481, "", errors.New("BYE before the dialog exists"))
+	}
+	if err := uac.ReadBye(req, tx); err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	}
+	c.mu.Lock()
+	ending := l.state == legEnded
+	l.state = legEnded
+	m := c.media
+	current := m != nil && (m.legs[sideOrigin] == l || m.legs[sideDest] == l || m.sup == l)
+	if current && !ending && !c.released && l.kind == kindMedia {
+		gen := m.gen
+		c.enqueueLocked(func() { s.reanchor(c, gen, "the media server ended a leg") })
+	}
+	c.mu.Unlock()
+	l.drop()
+	if l.kind == kindObserver && !ending {
+		s.observerGone(c)
+	}
+	return nil
 }

@@ -40,13 +40,31 @@ func (st legState) String() string {
 	return [...]string{"trying", "early", "answered", "confirmed", "ended"}[st]
 }
 
-// leg is one SIP dialog of a call, towards one party. Each leg has its own
-// Call-ID, tags, CSeq space and header objects; nothing is shared with the
-// other leg except the SDP bytes, which are copied.
+// legKind says what a leg of a call connects to.
+type legKind int
+
+const (
+	kindParty    legKind = iota // a party of the call (c.legs)
+	kindMedia                   // a media-control leg to a media server, through the RM
+	kindObserver                // the phone of a monitoring supervisor
+)
+
+func (k legKind) String() string {
+	return [...]string{"party", "media", "observer"}[k]
+}
+
+// leg is one SIP dialog of a call, towards one party, a media server or a
+// monitoring supervisor. Each leg has its own Call-ID, tags, CSeq space and
+// header objects; nothing is shared with another leg except the SDP bytes,
+// which are copied.
 type leg struct {
 	c         *call
+	kind      legKind
 	side      side
 	dir       legDir
+	dn        string // media legs: the dn= of the Request-URI; observer: the supervisor
+	conf      string // media legs: the conference
+	msKey     string // media legs: the media server (Contact host:port of its 200)
 	key       string // dialog index key: Call-ID and our tag
 	sipCallID string
 	transport string // UDP, TCP or TLS
@@ -57,6 +75,10 @@ type leg struct {
 
 	confirmed chan struct{} // closed when the INVITE's 2xx is acknowledged
 	confOnce  sync.Once
+	// sendMu serialises the in-dialog requests we send on a media or
+	// observer leg (keepalive OPTIONS and MSML INFO may cross): sipgo numbers
+	// CSeq with a load and a store, not one atomic step.
+	sendMu sync.Mutex
 	// acks delivers the body of an ACK that answers an offer we sent in a
 	// 2xx (late offer), for the initial INVITE and for re-INVITEs.
 	acks chan []byte
@@ -110,6 +132,9 @@ func (l *leg) drop() {
 		return
 	}
 	s.metrics.legDown()
+	if l.kind != kindParty {
+		c.forgetExtraLocked(l)
+	}
 	if l.uac != nil {
 		l.uac.Close()
 	}
@@ -190,6 +215,10 @@ func (l *leg) newRequest(method sip.RequestMethod, target sip.Uri) *sip.Request 
 
 // do sends an in-dialog request on the leg and waits for its final response.
 func (l *leg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if l.kind != kindParty {
+		l.sendMu.Lock()
+		defer l.sendMu.Unlock()
+	}
 	if l.uac != nil {
 		return l.uac.Do(ctx, req)
 	}

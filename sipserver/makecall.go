@@ -106,6 +106,13 @@ func (s *Server) runMakeCall(c *call, bndA binding, to DN) {
 			return
 		}
 	}
+	c.mu.Lock()
+	if !c.released {
+		// Recordings and monitoring start after the answer, by re-INVITEs:
+		// both legs of a made call are offer-less.
+		c.planRecordingsLocked(dest)
+	}
+	c.mu.Unlock()
 	b := s.dialDest(c, a, dest, inviteInfo{maxForwards: 70}, nil)
 	if b == nil {
 		return

@@ -22,6 +22,11 @@ type metrics struct {
 	events        atomic.Uint64
 	tlibRequests  atomic.Uint64
 	tlibErrors    atomic.Uint64
+	mediaLegs     atomic.Uint64 // media-control legs opened
+	midAnchors    atomic.Uint64 // calls anchored after the answer (re-INVITEs)
+	reanchors     atomic.Uint64 // calls moved off a lost media server
+	recStarted    atomic.Uint64
+	recFailed     atomic.Uint64
 
 	mu           sync.Mutex
 	setupCounts  []uint64 // per bucket, not cumulative
@@ -37,6 +42,12 @@ func (m *metrics) callStarted() { m.callsStarted.Add(1) }
 func (m *metrics) legUp()       { m.legs.Add(1) }
 func (m *metrics) legDown()     { m.legs.Add(-1) }
 func (m *metrics) event()       { m.events.Add(1) }
+
+func (m *metrics) mediaLeg()         { m.mediaLegs.Add(1) }
+func (m *metrics) anchoredMidCall()  { m.midAnchors.Add(1) }
+func (m *metrics) reanchored()       { m.reanchors.Add(1) }
+func (m *metrics) recordingStarted() { m.recStarted.Add(1) }
+func (m *metrics) recordingFailed()  { m.recFailed.Add(1) }
 
 func (m *metrics) callReleased(answered bool) {
 	if !answered {
@@ -83,6 +94,11 @@ func (m *metrics) render(calls, registrations int) []byte {
 		{"arlab_sipserver_tlib_events_total", "Call events published to T-lib clients.", "counter", float64(m.events.Load())},
 		{"arlab_sipserver_tlib_requests_total", "T-lib call requests performed.", "counter", float64(m.tlibRequests.Load())},
 		{"arlab_sipserver_tlib_request_errors_total", "T-lib call requests answered with EventError.", "counter", float64(m.tlibErrors.Load())},
+		{"arlab_sipserver_media_legs_total", "Media-control legs opened to media servers.", "counter", float64(m.mediaLegs.Load())},
+		{"arlab_sipserver_midcall_anchors_total", "Calls moved onto a media server by re-INVITEs after the answer.", "counter", float64(m.midAnchors.Load())},
+		{"arlab_sipserver_reanchors_total", "Calls re-anchored because their media server was lost.", "counter", float64(m.reanchors.Load())},
+		{"arlab_sipserver_recordings_started_total", "Recordings started (full-time, selective, dynamic, pre-recording).", "counter", float64(m.recStarted.Load())},
+		{"arlab_sipserver_recordings_failed_total", "Recordings reported GSIP_RECORD=FAILED.", "counter", float64(m.recFailed.Load())},
 	} {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", c.name, c.help, c.name, c.kind, c.name, c.val)
 	}

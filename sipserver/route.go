@@ -90,6 +90,9 @@ func (s *Server) routeCall(ci *tlib.ClientInfo, req *tlib.Message) error {
 	if _, ok := s.reg.lookup(target.Number); !ok {
 		return tlib.Errorf(tlib.ErrInvalidDestination, "%s is not registered (its phone would answer 480)", req.OtherDN)
 	}
+	if err := checkRouteExtensions(req.Extensions); err != nil {
+		return err
+	}
 	if len(req.UserData) > 0 {
 		if err := checkUserDataKeys(req.UserData); err != nil {
 			return err
@@ -110,4 +113,17 @@ func (s *Server) routeCall(ci *tlib.ClientInfo, req *tlib.Message) error {
 	})
 	c.log.Info("routed", "rp", req.ThisDN, "target", target.Number, "by", ci.AppName, "extensions", req.Extensions)
 	return nil
+}
+
+// checkRouteExtensions validates the recording extensions of a route
+// (genesys-msr.md 2.3): record is one of source, destination,
+// disable_source, disable_destination (so both sides cannot be disabled in
+// one request); id is a recording id; dest a recorder URI.
+func checkRouteExtensions(ext tlib.KVList) error {
+	switch ext["record"] {
+	case "", "source", "destination", "disable_source", "disable_destination":
+	default:
+		return tlib.Errorf(tlib.ErrInvalidAttribute, "Extensions record=%q (want source, destination, disable_source or disable_destination)", ext["record"])
+	}
+	return checkRecordExtensions(tlib.KVList{"id": ext["id"], "dest": ext["dest"]}, true)
 }

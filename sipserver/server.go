@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,9 @@ var (
 	ErrStarted = errors.New("sipserver: already started")
 	ErrClosed  = errors.New("sipserver: closed")
 )
+
+// serverName is the Server attribute of T-lib replies.
+const serverName = "arlab-sipserver"
 
 // closeTimeout bounds how long Close waits for the calls it hangs up.
 const closeTimeout = 5 * time.Second
@@ -48,6 +53,14 @@ func WithTLS(server, client *tls.Config) Option {
 	return func(s *Server) { s.tlsServer, s.tlsClient = server, client }
 }
 
+// WithTLibListener makes the T-lib server accept on ln (which the Server
+// then owns) instead of listening on the configured address: a caller that
+// must hand the address to others before the Server starts (recorders in a
+// test lab) binds it first.
+func WithTLibListener(ln net.Listener) Option {
+	return func(s *Server) { s.tlibLn = ln }
+}
+
 // Server is the SIP Server: a B2BUA for the communication sessions, the DN
 // registrar, routing points, the T-lib server and an HTTP status API.
 // New, then Start, then Close.
@@ -56,6 +69,7 @@ type Server struct {
 	log       *slog.Logger
 	tlsServer *tls.Config
 	tlsClient *tls.Config
+	tlibLn    net.Listener
 
 	dns  map[string]DN
 	host string // advertised in Contact, Via and From/To hosts
@@ -86,6 +100,16 @@ type Server struct {
 	// draining is true while Close hangs up the calls: their teardown
 	// goroutines may still be added to wg then, and no more after it.
 	draining bool
+	// monitors are the pending and active monitorings, by agent DN;
+	// ended the released calls whose pre-recording may still be kept;
+	// probing the media servers whose keepalive probe runs.
+	monitors map[string]*monitoring
+	ended    map[string]*endedPrerecord
+	probing  map[string]bool
+
+	fnHost   string        // {host} of GSIP_REC_FN
+	loopStop chan struct{} // ends the media loop
+	loopDone chan struct{}
 }
 
 // New validates cfg and builds a Server; Start opens its sockets.
@@ -95,15 +119,23 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     slog.Default(),
-		dns:     make(map[string]DN, len(cfg.DNs)),
-		reg:     newRegistrar(cfg.RegisterMaxExpires),
-		ids:     newIDGen(),
-		metrics: newMetrics(),
-		calls:   map[string]*call{},
-		legs:    map[string]*leg{},
+		cfg:      cfg,
+		log:      slog.Default(),
+		dns:      make(map[string]DN, len(cfg.DNs)),
+		reg:      newRegistrar(cfg.RegisterMaxExpires),
+		ids:      newIDGen(),
+		metrics:  newMetrics(),
+		calls:    map[string]*call{},
+		legs:     map[string]*leg{},
+		monitors: map[string]*monitoring{},
+		ended:    map[string]*endedPrerecord{},
+		probing:  map[string]bool{},
 	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "arlab"
+	}
+	s.fnHost = strings.ReplaceAll(host, ".", "-dot-")
 	for _, o := range opts {
 		o(s)
 	}
@@ -201,12 +233,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	tcfg := tlib.ServerConfig{
 		Listen:     s.cfg.TLib,
 		Password:   s.cfg.TLibPassword,
-		ServerName: "arlab-sipserver",
+		ServerName: serverName,
 	}
 	if s.cfg.TLibTLS {
 		tcfg.TLS = s.tlsServer
 	}
-	s.tsrv = tlib.NewServer(tcfg, &tlibHandler{s: s}, tlib.WithLogger(s.log.With("component", "tlib")))
+	topts := []tlib.Option{tlib.WithLogger(s.log.With("component", "tlib"))}
+	if s.tlibLn != nil {
+		topts = append(topts, tlib.WithListener(s.tlibLn))
+	}
+	s.tsrv = tlib.NewServer(tcfg, &tlibHandler{s: s}, topts...)
 	if err := s.tsrv.Start(s.ctx); err != nil {
 		return fmt.Errorf("sipserver: t-lib: %w", err)
 	}
@@ -216,6 +252,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	s.loopStop, s.loopDone = make(chan struct{}), make(chan struct{})
+	go s.runMediaLoop(s.loopStop, s.loopDone)
 	s.log.Info("SIP Server started", "udp", s.SIPAddr("udp"), "tcp", s.SIPAddr("tcp"),
 		"tls", s.SIPAddr("tls"), "tlib", s.TLibAddr(), "http", s.HTTPAddr(), "dns", len(s.dns))
 	return nil
@@ -276,7 +314,14 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	if !started {
+		if s.tlibLn != nil {
+			_ = s.tlibLn.Close()
+		}
 		return nil
+	}
+	if s.loopStop != nil {
+		close(s.loopStop)
+		<-s.loopDone
 	}
 	for _, c := range calls {
 		c.release(releaseCause{code: 503, reason: "server shutting down", cause: "shutdown", callState: tlib.CallStateOK})
@@ -306,6 +351,8 @@ func (s *Server) Close() error {
 	}
 	if s.tsrv != nil {
 		errs = append(errs, s.tsrv.Close())
+	} else if s.tlibLn != nil {
+		_ = s.tlibLn.Close()
 	}
 	if s.lis != nil {
 		errs = append(errs, s.lis.Close())

@@ -41,19 +41,14 @@ func (s *Server) handleRequest(_ context.Context, ci *tlib.ClientInfo, req *tlib
 	case tlib.RequestAnswerCall:
 		return s.answerCall(ci, req)
 	case tlib.RequestPrivateService:
-		if s.isRecordingService(req.PrivateMsgID) {
-			return tlib.Errorf(tlib.ErrInvalidState, "recording control (PrivateMsgID %d) is not available on this SIP Server yet", req.PrivateMsgID)
-		}
-		return tlib.Errorf(tlib.ErrInvalidPrivateMsgID, "PrivateMsgID %d", req.PrivateMsgID)
+		return s.privateService(ci, req)
+	case tlib.RequestMonitorNextCall:
+		return s.monitorNextCall(ci, req)
+	case tlib.RequestCancelMonitoring:
+		return s.cancelMonitoring(ci, req)
 	}
-	// RequestHoldCall, RequestRetrieveCall (phones hold with re-INVITE),
-	// RequestMonitorNextCall, RequestCancelMonitoring.
+	// RequestHoldCall, RequestRetrieveCall (phones hold with re-INVITE).
 	return tlib.Errorf(tlib.ErrInvalidState, "%s is not supported by this SIP Server", req.Name)
-}
-
-func (s *Server) isRecordingService(id int) bool {
-	p := s.cfg.PrivateMsgIDs
-	return id == p.RecordStart || id == p.RecordStop || id == p.RecordPause || id == p.RecordResume
 }
 
 // callFor finds the call of a request and checks that ThisDN is on it (as a

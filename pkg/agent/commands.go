@@ -16,11 +16,14 @@ var errCommand = errors.New("bad command")
 // argument, where allowed, is optional: without it the command acts on the
 // desktop's current call.
 type command struct {
-	verb string
-	conn string            // explicit ConnID, if given
-	dn   string            // make
-	kv   map[string]string // attach, update
-	keys []string          // delete
+	verb   string
+	action string            // record: start, stop, pause, resume; monitor: next, cancel
+	conn   string            // explicit ConnID, if given
+	dn     string            // make; monitor: the agent
+	kv     map[string]string // attach, update; record start: the Extensions
+	keys   []string          // delete
+	mode   string            // monitor: mute or coach
+	scope  string            // monitor: call or agent
 }
 
 const helpText = `commands:
@@ -31,6 +34,12 @@ const helpText = `commands:
   attach [conn] key=value ...     attach user data
   update [conn] key=value ...     update user data
   delete [conn] key ...           delete user data keys
+  record start [conn] [key=value ...]
+                                  start recording (keys: record=source|destination, id, dest, dest2)
+  record stop|pause|resume [conn] stop, pause or resume the call's recording
+  monitor <agent> [mute|coach] [call|agent]
+                                  monitor the agent's next call (call) or all its calls (agent)
+  monitor cancel <agent>          stop monitoring the agent
   help                            this text
   quit                            leave (alias: exit)
 [conn] is a ConnID; without it the command acts on the current call.`
@@ -83,7 +92,7 @@ func parseCommand(line string, isConn func(string) bool) (command, error) {
 	case "attach", "update":
 		takeConn()
 		if len(args) == 0 {
-			return command{}, fmt.Errorf("%w: %s [conn] key=value ...", errCommand, c.verb)
+			return command{}, fmt.Errorf("%w: %s [conn] key=value [key=value]", errCommand, c.verb)
 		}
 		c.kv = map[string]string{}
 		for _, a := range args {
@@ -96,9 +105,60 @@ func parseCommand(line string, isConn func(string) bool) (command, error) {
 	case "delete":
 		takeConn()
 		if len(args) == 0 {
-			return command{}, fmt.Errorf("%w: delete [conn] key ...", errCommand)
+			return command{}, fmt.Errorf("%w: delete [conn] key [key]", errCommand)
 		}
 		c.keys = args
+	case "record":
+		const usage = "record start|stop|pause|resume [conn] [key=value ...]"
+		if len(args) == 0 {
+			return command{}, fmt.Errorf("%w: %s", errCommand, usage)
+		}
+		c.action, args = strings.ToLower(args[0]), args[1:]
+		switch c.action {
+		case "start", "stop", "pause", "resume":
+		default:
+			return command{}, fmt.Errorf("%w: %s", errCommand, usage)
+		}
+		takeConn()
+		if len(args) > 0 && c.action != "start" {
+			return command{}, fmt.Errorf("%w: record %s [conn]", errCommand, c.action)
+		}
+		for _, a := range args {
+			k, v, ok := strings.Cut(a, "=")
+			if !ok || k == "" {
+				return command{}, fmt.Errorf("%w: %q is not key=value", errCommand, a)
+			}
+			if c.kv == nil {
+				c.kv = map[string]string{}
+			}
+			c.kv[k] = v
+		}
+	case "monitor":
+		const usage = "monitor <agent> [mute|coach] [call|agent], or monitor cancel <agent>"
+		if len(args) == 0 {
+			return command{}, fmt.Errorf("%w: %s", errCommand, usage)
+		}
+		if strings.EqualFold(args[0], "cancel") {
+			if len(args) != 2 || !dnPattern.MatchString(args[1]) {
+				return command{}, fmt.Errorf("%w: monitor cancel <agent>", errCommand)
+			}
+			c.action, c.dn = "cancel", args[1]
+			break
+		}
+		if !dnPattern.MatchString(args[0]) || len(args) > 3 {
+			return command{}, fmt.Errorf("%w: %s", errCommand, usage)
+		}
+		c.action, c.dn = "next", args[0]
+		for _, a := range args[1:] {
+			switch strings.ToLower(a) {
+			case "mute", "coach":
+				c.mode = strings.ToLower(a)
+			case "call", "agent":
+				c.scope = strings.ToLower(a)
+			default:
+				return command{}, fmt.Errorf("%w: %q is neither a mode (mute, coach) nor a scope (call, agent)", errCommand, a)
+			}
+		}
 	default:
 		return command{}, fmt.Errorf("%w: unknown command %q (try help)", errCommand, c.verb)
 	}

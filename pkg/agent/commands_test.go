@@ -40,6 +40,24 @@ func TestParseCommand(t *testing.T) {
 		{"attach novalue", command{}, `"novalue" is not key=value`},
 		{"attach =v", command{}, "is not key=value"},
 		{"delete", command{}, "delete [conn] key"},
+		{"record start", command{verb: "record", action: "start"}, ""},
+		{"record START call-1 record=destination id=r1", command{verb: "record", action: "start", conn: "call-1",
+			kv: map[string]string{"record": "destination", "id": "r1"}}, ""},
+		{"record pause 0123456789abcdef", command{verb: "record", action: "pause", conn: "0123456789abcdef"}, ""},
+		{"record stop", command{verb: "record", action: "stop"}, ""},
+		{"record resume call-1", command{verb: "record", action: "resume", conn: "call-1"}, ""},
+		{"record", command{}, "record start|stop"},
+		{"record rewind", command{}, "record start|stop"},
+		{"record stop id=1", command{}, "record stop [conn]"},
+		{"record start novalue", command{}, `"novalue" is not key=value`},
+		{"monitor 7001", command{verb: "monitor", action: "next", dn: "7001"}, ""},
+		{"monitor 7001 coach agent", command{verb: "monitor", action: "next", dn: "7001", mode: "coach", scope: "agent"}, ""},
+		{"monitor 7001 CALL mute", command{verb: "monitor", action: "next", dn: "7001", mode: "mute", scope: "call"}, ""},
+		{"monitor cancel 7001", command{verb: "monitor", action: "cancel", dn: "7001"}, ""},
+		{"monitor", command{}, "monitor <agent>"},
+		{"monitor 7001 loud", command{}, `"loud" is neither a mode`},
+		{"monitor cancel", command{}, "monitor cancel <agent>"},
+		{"monitor a/b", command{}, "monitor <agent>"},
 		{"transfer 7002", command{}, `unknown command "transfer"`},
 		{strings.Repeat("x", maxCommandLine+1), command{}, "longer than"},
 	} {
@@ -55,7 +73,8 @@ func TestParseCommand(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"help", "answer", "attach a=1", "delete call-1 a b", "make 7002", "release 0123456789abcdef"} {
+	for _, s := range []string{"help", "answer", "attach a=1", "delete call-1 a b", "make 7002", "release 0123456789abcdef",
+		"record start id=x", "record pause call-1", "monitor 7001 coach agent", "monitor cancel 7001"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
@@ -81,6 +100,20 @@ func FuzzParseCommand(f *testing.F) {
 		case "delete":
 			if len(c.keys) == 0 {
 				t.Fatal("delete without keys")
+			}
+		case "record":
+			switch c.action {
+			case "start":
+			case "stop", "pause", "resume":
+				if len(c.kv) > 0 {
+					t.Fatal("extensions on a record " + c.action)
+				}
+			default:
+				t.Fatalf("record action %q accepted", c.action)
+			}
+		case "monitor":
+			if (c.action != "next" && c.action != "cancel") || !dnPattern.MatchString(c.dn) {
+				t.Fatalf("monitor %q %q accepted", c.action, c.dn)
 			}
 		default:
 			t.Fatalf("unknown verb %q accepted", c.verb)

@@ -27,6 +27,37 @@ type Config struct {
 	DN string
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// RecordIDs are the SIP Server's PrivateMsgIDs of the recording
+	// services; zero values take the defaults (3013-3016).
+	RecordIDs RecordIDs
+}
+
+// RecordIDs are the RequestPrivateService ids of GSIP_RECORD_START, STOP,
+// PAUSE and RESUME (sipserver private-msg-ids).
+type RecordIDs struct {
+	Start, Stop, Pause, Resume int
+}
+
+// id returns the PrivateMsgID of a recording action (start, stop, pause,
+// resume), 0 for anything else.
+func (c Config) recordID(action string) int {
+	pick := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	switch action {
+	case "start":
+		return pick(c.RecordIDs.Start, tlib.PrivateRecordStart)
+	case "stop":
+		return pick(c.RecordIDs.Stop, tlib.PrivateRecordStop)
+	case "pause":
+		return pick(c.RecordIDs.Pause, tlib.PrivateRecordPause)
+	case "resume":
+		return pick(c.RecordIDs.Resume, tlib.PrivateRecordResume)
+	}
+	return 0
 }
 
 func (c Config) logger() *slog.Logger {

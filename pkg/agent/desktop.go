@@ -34,7 +34,7 @@ func RunDesktop(ctx context.Context, cfg Config, in io.Reader, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("agent: register %s: %w", cfg.DN, err)
 	}
-	d := &desktop{cl: cl, dn: cfg.DN, out: out, calls: map[string]*deskCall{}}
+	d := &desktop{cl: cl, cfg: cfg, dn: cfg.DN, out: out, calls: map[string]*deskCall{}}
 	server := ""
 	if si := cl.ServerInfo(); si != nil {
 		server = si.Server
@@ -98,6 +98,7 @@ type deskCall struct {
 
 type desktop struct {
 	cl  *tlib.Client
+	cfg Config
 	dn  string
 	mu  sync.Mutex // output and calls
 	out io.Writer
@@ -246,8 +247,12 @@ func (d *desktop) run(ctx context.Context, line string) bool {
 		for _, k := range c.keys {
 			req.UserData[k] = ""
 		}
+	case "record":
+		req.Name, req.PrivateMsgID, req.Extensions = tlib.RequestPrivateService, d.cfg.recordID(c.action), c.kv
+	case "monitor":
+		req = monitorRequest(d.dn, c.action, c.dn, c.mode, c.scope)
 	}
-	if req.Name != tlib.RequestMakeCall {
+	if req.Name != tlib.RequestMakeCall && req.Name != tlib.RequestMonitorNextCall && req.Name != tlib.RequestCancelMonitoring {
 		req.ConnID = c.conn
 		if req.ConnID == "" {
 			cur, ok := d.current()
