@@ -92,6 +92,7 @@ func labConfig(t *testing.T, dir string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lab: {data-dir: %q}\n", filepath.Join(dir, "data"))
 	fmt.Fprintf(&b, "sipserver:\n  sip: {udp: %q, tcp: %q, tls: %q}\n  tlib: %q\n  http: %q\n", ss, ss, p(), tlib, p())
+	fmt.Fprintf(&b, "  media-control: {resource-manager: %q}\n", rm)
 	fmt.Fprintf(&b, "resourcemanager:\n  sip: {udp: %q, tcp: %q, tls: %q}\n  http: %q\n  health: {interval: 1s, timeout: 500ms, down-after: 2, up-after: 1}\n  invite-timeout: 2s\n", rm, rm, p(), p())
 	fmt.Fprintf(&b, "  groups:\n    - name: mediaservers\n      kind: mediaserver\n      policy: least-used\n      members:\n")
 	for i, a := range ms {

@@ -3,8 +3,10 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -43,18 +45,18 @@ func agentCommand() *cli.Command {
 	}
 	agentCfg := func(c *cli.Context) (agent.Config, error) {
 		a := agent.Config{Addr: c.String("tlib"), AppName: c.String("app"), Password: c.String("password"), DN: c.String("dn")}
-		if a.Addr == "" || a.Password == "" {
-			cfg, err := loadConfig(c)
-			if err != nil {
-				return a, err
-			}
-			if a.Addr == "" {
-				a.Addr = cfg.SIPServer.TLib
-			}
-			if a.Password == "" {
-				a.Password = cfg.SIPServer.TLibPassword
-			}
+		cfg, err := loadLabConfig(c)
+		if err != nil {
+			return a, err
 		}
+		if a.Addr == "" {
+			a.Addr = cfg.SIPServer.TLib
+		}
+		if a.Password == "" {
+			a.Password = cfg.SIPServer.TLibPassword
+		}
+		ids := cfg.SIPServer.PrivateMsgIDs
+		a.RecordIDs = agent.RecordIDs{Start: ids.RecordStart, Stop: ids.RecordStop, Pause: ids.RecordPause, Resume: ids.RecordResume}
 		return a, nil
 	}
 	return &cli.Command{
@@ -84,6 +86,70 @@ func agentCommand() *cli.Command {
 			return &exitError{code: 2, err: errors.New("agent: give --dn for a desktop or --router FILE for a router (see --help)")}
 		},
 		Subcommands: []*cli.Command{
+			{
+				Name:      "record",
+				Usage:     "start, stop, pause or resume recording of a call (GSIP_RECORD_* private services) and exit",
+				ArgsUsage: "start|stop|pause|resume [key=value...]",
+				Description: "Extensions of a start: record=source|destination, id=<recording id>, dest=<sip: or file:>, dest2=...\n" +
+					"The DN need not be on the call (a supervisor may record an agent's call).",
+				Flags: append(tlibFlags(),
+					&cli.StringFlag{Name: "dn", Required: true, Usage: "the DN the request is made as (ThisDN)"},
+					&cli.StringFlag{Name: "conn", Required: true, Usage: "the call's ConnID"},
+				),
+				Action: func(c *cli.Context) error {
+					if c.NArg() == 0 {
+						return &exitError{code: 2, err: errors.New("agent record: name start, stop, pause or resume")}
+					}
+					ext := map[string]string{}
+					for _, kv := range c.Args().Tail() {
+						k, v, ok := strings.Cut(kv, "=")
+						if !ok || k == "" {
+							return &exitError{code: 2, err: fmt.Errorf("agent record: %q is not key=value", kv)}
+						}
+						ext[k] = v
+					}
+					a, err := agentCfg(c)
+					if err != nil {
+						return err
+					}
+					if err := agent.Record(c.Context, a, c.Args().First(), c.String("conn"), ext); err != nil {
+						if errors.Is(err, agent.ErrBadAction) {
+							return &exitError{code: 2, err: err}
+						}
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "record %s accepted (EventACK)\n", c.Args().First())
+					return nil
+				},
+			},
+			{
+				Name:      "monitor",
+				Usage:     "make a supervisor DN monitor an agent's next call (or all its calls), or cancel it",
+				ArgsUsage: "AGENT-DN",
+				Flags: append(tlibFlags(),
+					&cli.StringFlag{Name: "dn", Required: true, Usage: "the supervisor's DN"},
+					&cli.StringFlag{Name: "mode", Value: "mute", Usage: "mute or coach"},
+					&cli.StringFlag{Name: "scope", Value: "call", Usage: "call (the next call) or agent (every call until cancelled)"},
+					&cli.BoolFlag{Name: "cancel", Usage: "cancel the monitoring instead"},
+				),
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return &exitError{code: 2, err: errors.New("agent monitor: name the agent's DN")}
+					}
+					a, err := agentCfg(c)
+					if err != nil {
+						return err
+					}
+					if c.Bool("cancel") {
+						return agent.CancelMonitor(c.Context, a, c.Args().First())
+					}
+					if err := agent.Monitor(c.Context, a, c.Args().First(), c.String("mode"), c.String("scope")); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "%s monitors %s (%s, %s)\n", a.DN, c.Args().First(), c.String("mode"), c.String("scope"))
+					return nil
+				},
+			},
 			{
 				Name:  "release",
 				Usage: "release a call on a DN and exit (for scripts)",
