@@ -12,9 +12,7 @@ import (
 
 // LabFlows are the recording flows of the tour, run against a lab.
 func LabFlows(env func() *LabEnv) []Flow {
-	flow := func(name, title, story string, run func(context.Context, *Reporter, *LabEnv) error) Flow {
-		return Flow{Name: name, Title: title, Story: story, Run: func(ctx context.Context, r *Reporter) error { return run(ctx, r, env()) }}
-	}
+	flow := func(name, title, story string, run labRun) Flow { return labFlow(env, name, title, story, run) }
 	return []Flow{
 		flow("full-time", "Full-time recording: every call on DN 7001 is recorded",
 			`DN 7001 has record: true. A customer calls 7001; the SIP Server anchors the call on a
@@ -34,6 +32,15 @@ asks to record 1.5 s into the call; the whole call, from the start, is kept.`, p
 			`A call to 7004 ends without a start request. After the grace period the tentative
 recording is deleted and never listed.`, prerecordDiscarded),
 	}
+}
+
+// labRun is a flow body that drives a lab.
+type labRun func(context.Context, *Reporter, *LabEnv) error
+
+// labFlow binds a lab flow to the environment the command sets up before
+// the flows run.
+func labFlow(env func() *LabEnv, name, title, story string, run labRun) Flow {
+	return Flow{Name: name, Title: title, Story: story, Run: func(ctx context.Context, r *Reporter) error { return run(ctx, r, env()) }}
 }
 
 const (

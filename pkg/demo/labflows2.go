@@ -17,9 +17,7 @@ import (
 // MoreLabFlows are the flows for monitoring, several destinations, security
 // and failure. Failover kills a recorder, so it comes last.
 func MoreLabFlows(env func() *LabEnv) []Flow {
-	flow := func(name, title, story string, run func(context.Context, *Reporter, *LabEnv) error) Flow {
-		return Flow{Name: name, Title: title, Story: story, Run: func(ctx context.Context, r *Reporter) error { return run(ctx, r, env()) }}
-	}
+	flow := func(name, title, story string, run labRun) Flow { return labFlow(env, name, title, story, run) }
 	return []Flow{
 		flow("supervisor", "Recording while a supervisor monitors",
 			`Supervisor 7100 asks to monitor 7001's next call (RequestMonitorNextCall, mute). A customer
