@@ -24,7 +24,7 @@ func TestDemoTour(t *testing.T) {
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	assert.Regexp(t, `\n11 passed, 0 failed\n`, string(out))
+	assert.Regexp(t, `\n12 passed, 0 failed\n`, string(out))
 	_, err = os.Stat(filepath.Join(dir, "data", "lab.json"))
 	assert.True(t, os.IsNotExist(err), "the demo's lab must be stopped and its state file removed")
 }

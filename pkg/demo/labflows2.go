@@ -2,8 +2,11 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,6 +33,10 @@ server writes its own WAV). Each copy must hold both parties.`, multiDestination
 		flow("secure", "SIPS and SRTP: the customer calls over TLS with SRTP",
 			`The customer's leg is SIP over TLS with SDES-keyed SRTP. The media server terminates SRTP
 on that leg; the recording must be the same as in the clear.`, secure),
+		flow("mediaserver-failover", "A media server dies mid-call: the SIP Server re-anchors the call",
+			`A call to 7001 is recorded through the media server the Resource Manager chose. That media
+server is killed (SIGKILL). The SIP Server's keepalive notices, re-anchors both parties on the
+other media server and restarts the recording there with the same parameters; the call goes on.`, mediaServerFailover),
 		flow("failover", "A recorder dies mid-call: the media server moves the session",
 			`A call to 7001 is being recorded when the recorder holding it is killed (SIGKILL). The
 media server sees the session fail and re-establishes it through the Resource Manager on the
@@ -168,6 +175,72 @@ func secure(ctx context.Context, r *Reporter, e *LabEnv) error {
 	}
 	_, err = expectRecording(ctx, r, e, ci.CallUUID, 1)
 	return err
+}
+
+// anchoringMediaServer names the media server holding a conference.
+func anchoringMediaServer(ctx context.Context, e *LabEnv) (string, error) {
+	for _, m := range e.Cfg.MediaServers {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.HTTP+"/api/conferences", nil)
+		if err != nil {
+			return "", err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var confs []json.RawMessage
+		err = json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&confs)
+		res.Body.Close()
+		if err == nil && len(confs) > 0 {
+			return m.Name, nil
+		}
+	}
+	return "", errors.New("no media server holds the call's conference")
+}
+
+func mediaServerFailover(ctx context.Context, r *Reporter, e *LabEnv) error {
+	if e.Kill == nil || len(e.Cfg.MediaServers) < 2 {
+		return errors.New("media server failover needs a lab the demo controls, with two media servers")
+	}
+	cust, ci, err := dial(ctx, r, e, "+15551230010", "7001", false)
+	if err != nil {
+		return err
+	}
+	defer cust.Close()
+	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+		return err
+	}
+	victim, err := anchoringMediaServer(ctx, e)
+	if err != nil {
+		return err
+	}
+	if err := wait(ctx, talk); err != nil {
+		return err
+	}
+	if err := e.Kill(victim); err != nil {
+		return err
+	}
+	r.Step("killed %s, which anchored the call", victim)
+	before := ci.Call.Media().RecvStats().Packets
+	if err := wait(ctx, 3*talk); err != nil {
+		return err
+	}
+	if ci.Call.State().String() != "established" {
+		return fmt.Errorf("the call dropped with the media server: %s", ci.Call.EndCause())
+	}
+	if after := ci.Call.Media().RecvStats().Packets; after < before+50 {
+		return fmt.Errorf("the customer's audio did not come back after re-anchoring (%d packets in 4.5 s)", after-before)
+	}
+	r.Step("the call is still up and the customer hears the agent again")
+	if err := hangup(ctx, r, ci); err != nil {
+		return err
+	}
+	// The first recording lost its media server with no BYE and stays live
+	// on its recorder; the restarted one completes with the call.
+	if _, err := expectRecording(ctx, r, e, ci.CallUUID, 1); err != nil {
+		return fmt.Errorf("the recording restarted on the surviving media server: %w", err)
+	}
+	return nil
 }
 
 func failover(ctx context.Context, r *Reporter, e *LabEnv) error {
