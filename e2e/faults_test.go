@@ -28,10 +28,16 @@ type srcSession struct {
 
 func startSRC(t *testing.T, l *runningLab, callUUID string, hold time.Duration) *srcSession {
 	t.Helper()
+	return startSRCOn(t, l, "t1", l.cfg.ResourceManager.SIP.TCP, callUUID, hold)
+}
+
+// startSRCOn is startSRC over a sipp transport ("t1" TCP, "u1" UDP) to addr.
+func startSRCOn(t *testing.T, l *runningLab, transport, addr, callUUID string, hold time.Duration) *srcSession {
+	t.Helper()
 	work := t.TempDir()
 	scenario, err := filepath.Abs("testdata/siprec_long.xml")
 	require.NoError(t, err)
-	args := append([]string{l.cfg.ResourceManager.SIP.TCP, "-sf", scenario, "-t", "t1", "-m", "1", "-l", "1", "-trace_msg",
+	args := append([]string{addr, "-sf", scenario, "-t", transport, "-m", "1", "-l", "1", "-trace_msg",
 		"-key", "callUUID", callUUID, "-d", strconv.Itoa(int(hold.Milliseconds()))},
 		realpeer.SippArgs(realpeer.FreeUDPPort(t), hold+20*time.Second)...)
 	p := realpeer.Start(t, work, hold+25*time.Second, "sipp", args...)
