@@ -102,14 +102,7 @@ func (e *LabEnv) Customer(ctx context.Context, dn string, secure bool) (*phone.P
 		}
 		opts = append(opts, phone.WithTLS(srv, cli))
 	}
-	p, err := phone.New(cfg, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Start(ctx); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return startPhone(ctx, cfg, opts...)
 }
 
 // CallInfo identifies a call as the SIP Server sees it.

@@ -88,10 +88,11 @@ func expectRecording(ctx context.Context, r *Reporter, e *LabEnv, callUUID strin
 	return found, nil
 }
 
-func withTimeout(ctx context.Context, f func(context.Context) error) error {
+// awaitRecord waits, at most waitState, for GSIP_RECORD of the call to be state.
+func awaitRecord(ctx context.Context, e *LabEnv, callUUID, state string) error {
 	wctx, cancel := context.WithTimeout(ctx, waitState)
 	defer cancel()
-	return f(wctx)
+	return e.WaitRecordState(wctx, callUUID, state)
 }
 
 func fullTime(ctx context.Context, r *Reporter, e *LabEnv) error {
@@ -100,7 +101,7 @@ func fullTime(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	r.Step("GSIP_RECORD=ON announced in EventAttachedDataChanged")
@@ -134,7 +135,7 @@ func dynamic(ctx context.Context, r *Reporter, e *LabEnv) error {
 		if err := e.Private(ctx, ci.AgentDN, ci.ConnID, s.id, nil); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, s.state) }); err != nil {
+		if err := awaitRecord(ctx, e, ci.CallUUID, s.state); err != nil {
 			return err
 		}
 		r.Step("%s -> EventACK, GSIP_RECORD=%s", s.name, s.state)
@@ -183,7 +184,7 @@ func selective(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return fmt.Errorf("RequestRouteCall: %w", err)
 	}
 	r.Step("router answered EventRouteRequest: route to 7002 with record=destination")
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	if err := wait(ctx, 2*talk); err != nil {
@@ -203,7 +204,7 @@ func prerecordKept(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordPrerecord) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordPrerecord); err != nil {
 		return err
 	}
 	r.Step("GSIP_RECORD=PRERECORD: recording tentatively from call setup")
@@ -213,7 +214,7 @@ func prerecordKept(ctx context.Context, r *Reporter, e *LabEnv) error {
 	if err := e.Private(ctx, ci.AgentDN, ci.ConnID, start, nil); err != nil {
 		return fmt.Errorf("GSIP_RECORD_START: %w", err)
 	}
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	r.Step("agent asked to record: GSIP_RECORD=ON, the pre-recording is kept")
@@ -239,7 +240,7 @@ func prerecordDiscarded(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordPrerecord) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordPrerecord); err != nil {
 		return err
 	}
 	if err := wait(ctx, talk); err != nil {

@@ -56,7 +56,7 @@ func supervisor(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	if _, err := e.WaitEvent(ctx, "the supervisor joining", func(m *tlib.Message) bool {
@@ -88,7 +88,7 @@ func multiDestination(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	id := fmt.Sprintf("demo-multi-%d", time.Now().UnixNano())
@@ -159,7 +159,7 @@ func secure(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	m, _ := ci.Call.Media().Remote().Audio()
@@ -207,7 +207,7 @@ func mediaServerFailover(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	victim, err := anchoringMediaServer(ctx, e)
@@ -252,7 +252,7 @@ func failover(ctx context.Context, r *Reporter, e *LabEnv) error {
 		return err
 	}
 	defer cust.Close()
-	if err := withTimeout(ctx, func(c context.Context) error { return e.WaitRecordState(c, ci.CallUUID, tlib.RecordOn) }); err != nil {
+	if err := awaitRecord(ctx, e, ci.CallUUID, tlib.RecordOn); err != nil {
 		return err
 	}
 	live, err := e.WaitRecordings(ctx, ci.CallUUID, 1, "recording")
